@@ -1,0 +1,41 @@
+"""Shared helpers for CLI commands: settings, database access and error output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from expertloop.db import make_engine, make_session_factory, transaction
+from expertloop.errors import ExpertLoopError
+from expertloop.settings import Settings, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings() -> Settings:
+    """Return the settings from the environment."""
+    return get_settings()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error in red and return the Exit to raise."""
+    err_console.print(f"[bold red]Error:[/] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def db_session(cfg: Settings | None = None) -> Iterator[Session]:
+    """Open a session that commits when the command succeeds; domain errors exit cleanly."""
+    engine = make_engine(cfg or settings())
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            yield session
+    except ExpertLoopError as exc:
+        raise fail(exc.message) from None
+    finally:
+        engine.dispose()

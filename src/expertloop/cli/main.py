@@ -1,0 +1,25 @@
+"""The ``expertloop`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from expertloop.cli import db, users
+from expertloop.cli.demo import demo
+from expertloop.cli.serve import serve
+
+app = typer.Typer(
+    name="expertloop",
+    help="ExpertLoop: expert-in-the-loop AI training programs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve)
+app.command("demo")(demo)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+
+
+def main() -> None:
+    """Run the CLI."""
+    app()

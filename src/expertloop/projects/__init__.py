@@ -1,0 +1,1 @@
+"""Client projects, staffing and guidelines."""

@@ -1,0 +1,214 @@
+"""Create, list, read, edit and staff projects, always through the visibility policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from expertloop.accounts.models import Organisation, OrganisationKind, Role, User
+from expertloop.accounts.policies import is_operator
+from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from expertloop.events import emit
+from expertloop.projects import events, policies
+from expertloop.projects.models import Project, Staffing, StaffRole
+from expertloop.types import utcnow
+
+_EDITABLE = ("name", "description", "domain", "guidelines")
+
+# Which user roles may be staffed in which project role.
+_STAFFABLE: dict[StaffRole, frozenset[Role]] = {
+    StaffRole.expert: frozenset({Role.expert, Role.reviewer}),
+    StaffRole.reviewer: frozenset({Role.reviewer}),
+}
+
+
+def _is_staffed(session: Session, project_id: int, user_id: int) -> bool:
+    query = select(Staffing.id).where(Staffing.project_id == project_id, Staffing.user_id == user_id)
+    return session.scalar(query) is not None
+
+
+def visible_projects(actor: User) -> Select[tuple[Project]]:
+    """Return a query of the projects that exist for ``actor``."""
+    query = select(Project)
+    if is_operator(actor):
+        return query
+    staffed = exists().where(Staffing.project_id == Project.id, Staffing.user_id == actor.id)
+    if actor.role == Role.client:
+        return query.where(or_(Project.organisation_id == actor.organisation_id, staffed))
+    return query.where(staffed)
+
+
+def list_projects(
+    *, session: Session, actor: User, limit: int = 50, offset: int = 0
+) -> tuple[list[Project], int]:
+    """Return a page of visible projects, newest first, and the total count."""
+    query = visible_projects(actor)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Project.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def get_project(*, session: Session, project_id: int, actor: User) -> Project:
+    """Return a project that exists for the actor, or raise ``NotFound``."""
+    project = session.get(Project, project_id)
+    if project is None or not policies.can_view(
+        actor, project, staffed=_is_staffed(session, project.id, actor.id)
+    ):
+        raise NotFound("Project not found.")
+    return project
+
+
+def create_project(
+    *,
+    session: Session,
+    actor: User,
+    name: str,
+    organisation_id: int | None = None,
+    description: str = "",
+    domain: str = "",
+    guidelines: str = "",
+) -> Project:
+    """Create a project for a client organisation (the caller's own by default)."""
+    org_id = organisation_id if organisation_id is not None else actor.organisation_id
+    org = session.get(Organisation, org_id)
+    if org is None or not policies.can_create(actor, org_id):
+        # An organisation the actor may not create in does not exist for them.
+        raise NotFound("Organisation not found.")
+    if org.kind != OrganisationKind.client:
+        raise ValidationFailed("Projects belong to client organisations.")
+    if not name.strip():
+        raise ValidationFailed("Project name must not be empty.")
+    project = Project(
+        organisation_id=org.id,
+        name=name.strip(),
+        description=description,
+        domain=domain.strip(),
+        guidelines=guidelines,
+        created_by_id=actor.id,
+    )
+    session.add(project)
+    session.flush()
+    emit(
+        events.ProjectCreated(
+            actor_user_id=actor.id,
+            organisation_id=org.id,
+            subject_type="project",
+            subject_id=str(project.id),
+            name=project.name,
+        ),
+        session=session,
+    )
+    return project
+
+
+def update_project(
+    *, session: Session, actor: User, project: Project, version: int, changes: dict[str, Any]
+) -> Project:
+    """Apply edits when ``version`` is current; a stale version raises ``Conflict`` (409)."""
+    if not policies.can_edit(actor, project):
+        raise PermissionDenied("Only the client organisation and operators edit a project.")
+    if version != project.version:
+        raise Conflict(
+            "The project was changed by someone else; reload and reapply your edit.",
+            details={"current_version": project.version},
+        )
+    values: dict[str, Any] = {}
+    for key in _EDITABLE:
+        value = changes.get(key)
+        if value is None:
+            continue
+        if key in ("name", "domain"):
+            value = str(value).strip()
+        if key == "name" and not value:
+            raise ValidationFailed("Project name must not be empty.")
+        values[key] = value
+    if not values:
+        return project
+    # Compare-and-set in the database, so that two concurrent requests cannot both win.
+    result = session.execute(
+        update(Project)
+        .where(Project.id == project.id, Project.version == version)
+        .values(version=version + 1, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session="fetch")
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        session.refresh(project)
+        raise Conflict(
+            "The project was changed by someone else; reload and reapply your edit.",
+            details={"current_version": project.version},
+        )
+    session.refresh(project)
+    emit(
+        events.ProjectUpdated(
+            actor_user_id=actor.id,
+            organisation_id=project.organisation_id,
+            subject_type="project",
+            subject_id=str(project.id),
+            fields=tuple(values),
+            version=version + 1,
+        ),
+        session=session,
+    )
+    return project
+
+
+def list_staff(*, session: Session, actor: User, project: Project) -> list[Staffing]:
+    """Return who is staffed on a project (the project must be visible to the actor)."""
+    get_project(session=session, project_id=project.id, actor=actor)
+    query = select(Staffing).where(Staffing.project_id == project.id).order_by(Staffing.id)
+    return list(session.scalars(query))
+
+
+def staff_user(
+    *, session: Session, actor: User, project: Project, user_id: int, role: StaffRole
+) -> Staffing:
+    """Staff a user on a project (operators only)."""
+    if not policies.can_staff(actor):
+        raise PermissionDenied("Only operators staff projects.")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    if user.role not in _STAFFABLE[role] or not user.is_active:
+        raise ValidationFailed(f"A {user.role.value} cannot be staffed as {role.value}.")
+    if _is_staffed(session, project.id, user.id):
+        raise Conflict("This user is already staffed on the project.")
+    staffing = Staffing(project_id=project.id, user_id=user.id, role=role, created_by_id=actor.id)
+    session.add(staffing)
+    session.flush()
+    emit(
+        events.UserStaffed(
+            actor_user_id=actor.id,
+            organisation_id=project.organisation_id,
+            subject_type="project",
+            subject_id=str(project.id),
+            user_id=user.id,
+            role=role.value,
+        ),
+        session=session,
+    )
+    return staffing
+
+
+def unstaff_user(*, session: Session, actor: User, project: Project, user_id: int) -> None:
+    """Remove a user from a project (operators only)."""
+    if not policies.can_staff(actor):
+        raise PermissionDenied("Only operators staff projects.")
+    staffing = session.scalar(
+        select(Staffing).where(Staffing.project_id == project.id, Staffing.user_id == user_id)
+    )
+    if staffing is None:
+        raise NotFound("Staffing not found.")
+    session.delete(staffing)
+    session.flush()
+    emit(
+        events.UserUnstaffed(
+            actor_user_id=actor.id,
+            organisation_id=project.organisation_id,
+            subject_type="project",
+            subject_id=str(project.id),
+            user_id=user_id,
+        ),
+        session=session,
+    )

@@ -1,0 +1,117 @@
+"""Runtime settings, read from the environment (prefix ``EXPERTLOOP_``).
+
+Every field is documented here and in ``docs/configuration.md``; a test fails when the two drift.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from expertloop.errors import ConfigurationError
+
+PLACEHOLDER_SECRET_KEY = "insecure-dev-placeholder-change-me"  # noqa: S105 - the known placeholder
+
+Environment = Literal["production", "development", "demo", "test"]
+
+
+class Settings(BaseSettings):
+    """Configuration for one ExpertLoop instance."""
+
+    model_config = SettingsConfigDict(env_prefix="EXPERTLOOP_", env_file=None, extra="ignore")
+
+    env: Environment = Field(
+        default="production",
+        description="Run mode: production, development, demo or test. Only production refuses "
+        "the placeholder secret key and forces secure cookies.",
+    )
+    data_dir: Path = Field(
+        default=Path("./expertloop-data"),
+        description="Directory for the embedded SQLite database and other local files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite "
+        "file expertloop.sqlite3 inside data_dir (WAL mode).",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_SECRET_KEY),
+        description="Secret used to sign cookies and derive encryption keys. Must be set to a "
+        "long random value outside development/demo/test.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of the instance, used in links and printed by the CLI.",
+    )
+    session_cookie_name: str = Field(
+        default="expertloop_session", description="Name of the login session cookie."
+    )
+    session_max_age_seconds: int = Field(
+        default=14 * 24 * 3600, ge=60, description="Lifetime of a login session, in seconds."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark cookies Secure (HTTPS only). Default: true in production, false "
+        "otherwise.",
+    )
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="Storage for login rate limits: memory:// for one process, "
+        "redis://host:6379/0 when several app processes share the limit.",
+    )
+    login_limit_per_account: str = Field(
+        default="10/15minutes",
+        description="Login attempts allowed per account (limits syntax, e.g. 10/15minutes).",
+    )
+    login_limit_per_address: str = Field(
+        default="50/15minutes",
+        description="Login attempts allowed per client address (limits syntax).",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        if self.cookie_secure is None:
+            self.cookie_secure = self.env == "production"
+        return self
+
+    @property
+    def is_dev_like(self) -> bool:
+        """Tell whether this is a development, demo or test instance."""
+        return self.env in ("development", "demo", "test")
+
+    @property
+    def uses_placeholder_secret(self) -> bool:
+        """Tell whether the secret key is still the shipped placeholder."""
+        return self.secret_key.get_secret_value() == PLACEHOLDER_SECRET_KEY
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'expertloop.sqlite3').resolve()}"
+
+    def check_startable(self) -> None:
+        """Refuse to serve with unsafe settings; raise ``ConfigurationError`` with the fix."""
+        if self.uses_placeholder_secret and not self.is_dev_like:
+            raise ConfigurationError(
+                "EXPERTLOOP_SECRET_KEY is the placeholder. Set it to a long random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or run with "
+                "EXPERTLOOP_ENV=development."
+            )
+        if not self.uses_placeholder_secret and len(self.secret_key.get_secret_value()) < 32:
+            raise ConfigurationError("EXPERTLOOP_SECRET_KEY must be at least 32 characters long.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,133 @@
+"""The one place that maps domain errors to HTTP statuses and renders them as JSON or HTML."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from expertloop import errors
+from expertloop.web.templating import render
+
+log = logging.getLogger("expertloop.web")
+
+STATUS_BY_ERROR: dict[type[errors.ExpertLoopError], int] = {
+    errors.NotFound: 404,
+    errors.PermissionDenied: 403,
+    errors.AuthenticationRequired: 401,
+    errors.RateLimited: 429,
+    errors.Conflict: 409,
+    errors.ValidationFailed: 422,
+    errors.SchemaOutOfDate: 503,
+    errors.ConfigurationError: 500,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+}
+
+
+def status_for(exc: errors.ExpertLoopError) -> int:
+    """Return the HTTP status for a domain error (most specific class wins)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+def wants_json(request: Request) -> bool:
+    """Tell whether the caller is an API client rather than a page."""
+    return request.url.path.startswith("/api/")
+
+
+def _json(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+          headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _html(request: Request, status: int, message: str, headers: dict[str, str] | None = None
+          ) -> Response:  # fmt: skip
+    response = render(request, "error.html", {"status": status, "message": message}, status)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _render(request: Request, status: int, code: str, message: str,
+            details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+            ) -> Response:  # fmt: skip
+    if wants_json(request):
+        return _json(status, code, message, details, headers)
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return _html(request, status, message, headers)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    """Render a domain error with its mapped status."""
+    assert isinstance(exc, errors.ExpertLoopError)
+    status = status_for(exc)
+    headers = None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, errors.AuthenticationRequired) and wants_json(request):
+        headers = {"WWW-Authenticate": "Bearer"}
+    if status >= 500:
+        log.error("configuration error: %s", exc.message)
+    return _render(request, status, exc.code, exc.message, exc.details, headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Render routing and protocol errors (unknown path, wrong method) in our format."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 404:
+        message = "Not found."
+    return _render(request, exc.status_code, code, message, headers=exc.headers)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    """Explain what is wrong with the request without echoing its values back."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"loc": [str(part) for part in err.get("loc", ())], "message": err.get("msg", "")}
+        for err in exc.errors()
+    ]
+    message = "; ".join(f"{'.'.join(p['loc'][1:]) or 'body'}: {p['message']}" for p in problems)
+    return _render(request, 422, "invalid_request", message or "Invalid request.",
+                   {"problems": problems})  # fmt: skip
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """Log the traceback with a reference; show the user only the reference."""
+    reference = secrets.token_hex(6)
+    log.exception("unhandled error (reference %s) on %s %s", reference, request.method,
+                  request.url.path, exc_info=exc)  # fmt: skip
+    return _render(request, 500, "internal_error",
+                   f"Something went wrong on our side (reference {reference}).")  # fmt: skip
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(errors.ExpertLoopError, domain_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,37 @@
+"""The role-aware home page and the health check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from expertloop.accounts import users as users_uc
+from expertloop.accounts.models import Role
+from expertloop.accounts.policies import can_read_audit_log
+from expertloop.events import recent
+from expertloop.projects import projects as projects_uc
+from expertloop.web.deps import DB, MaybeAuth
+from expertloop.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> Response:
+    """Answer load balancers: the process is up."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/")
+def home(request: Request, auth: MaybeAuth, db: DB) -> Response:
+    """Show what matters to the caller's role."""
+    if auth is None:
+        return RedirectResponse("/login", status_code=303)
+    user = auth.user
+    projects, project_total = projects_uc.list_projects(session=db, actor=user, limit=10)
+    context: dict[str, object] = {"projects": projects, "project_total": project_total}
+    if user.role == Role.operator:
+        context["role_counts"] = users_uc.role_counts(session=db)
+        if can_read_audit_log(user):
+            context["events"] = recent(session=db, limit=8)
+    return render(request, f"home/{user.role.value}.html", context)

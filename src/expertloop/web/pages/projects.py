@@ -1,0 +1,81 @@
+"""Project pages: list, create, read."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from expertloop.accounts import users as users_uc
+from expertloop.accounts.models import OrganisationKind, Role
+from expertloop.errors import ValidationFailed
+from expertloop.projects import policies
+from expertloop.projects import projects as projects_uc
+from expertloop.web.deps import DB, CurrentUser
+from expertloop.web.templating import render
+
+router = APIRouter(prefix="/projects")
+PAGE_SIZE = 20
+
+
+@router.get("")
+def project_list(request: Request, user: CurrentUser, db: DB,
+                 page: Annotated[int, Query(ge=1)] = 1) -> Response:  # fmt: skip
+    """List the projects the caller may see."""
+    rows, total = projects_uc.list_projects(
+        session=db, actor=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    pages = max(1, -(-total // PAGE_SIZE))
+    can_create = user.role in (Role.client, Role.operator)
+    return render(request, "projects/list.html",
+                  {"projects": rows, "total": total, "page": page, "pages": pages,
+                   "can_create": can_create})  # fmt: skip
+
+
+def _client_orgs(db: DB, user: CurrentUser) -> list[object]:
+    orgs = users_uc.list_organisations(session=db, actor=user)
+    return [o for o in orgs if o.kind == OrganisationKind.client]
+
+
+@router.get("/new")
+def project_new(request: Request, user: CurrentUser, db: DB) -> Response:
+    """Show the new-project form."""
+    return render(request, "projects/new.html",
+                  {"orgs": _client_orgs(db, user), "form": {}, "error": ""})  # fmt: skip
+
+
+@router.post("/new")
+def project_create(
+    request: Request,
+    user: CurrentUser,
+    db: DB,
+    name: Annotated[str, Form(max_length=200)] = "",
+    domain: Annotated[str, Form(max_length=100)] = "",
+    description: Annotated[str, Form(max_length=20_000)] = "",
+    guidelines: Annotated[str, Form(max_length=200_000)] = "",
+    organisation_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Create the project, or show the form again with the error and the typed text kept."""
+    try:
+        project = projects_uc.create_project(
+            session=db, actor=user, name=name, domain=domain, description=description,
+            guidelines=guidelines, organisation_id=organisation_id,
+        )  # fmt: skip
+    except ValidationFailed as exc:
+        form = {"name": name, "domain": domain, "description": description,
+                "guidelines": guidelines, "organisation_id": organisation_id}  # fmt: skip
+        return render(request, "projects/new.html",
+                      {"orgs": _client_orgs(db, user), "form": form, "error": exc.message},
+                      422)  # fmt: skip
+    return RedirectResponse(f"/projects/{project.id}", status_code=303)
+
+
+@router.get("/{project_id}")
+def project_detail(request: Request, project_id: int, user: CurrentUser, db: DB) -> Response:
+    """Show a project with its rendered guidelines and staff."""
+    project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
+    staff = projects_uc.list_staff(session=db, actor=user, project=project)
+    return render(request, "projects/detail.html",
+                  {"project": project, "staff": staff,
+                   "can_edit": policies.can_edit(user, project)})  # fmt: skip

@@ -1,0 +1,63 @@
+"""Jinja2 environment and the per-request context every page gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.responses import Response
+
+from expertloop.accounts.models import Role, User
+from expertloop.projects.guidelines import render as render_markdown
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+
+
+# What each role finds in the navigation; later capabilities add their pages here.
+NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
+    Role.operator: (
+        NavItem("Home", "/"),
+        NavItem("Projects", "/projects"),
+        NavItem("Users", "/users"),
+        NavItem("Audit log", "/audit"),
+    ),
+    Role.client: (NavItem("Home", "/"), NavItem("Projects", "/projects")),
+    Role.expert: (NavItem("Home", "/"), NavItem("My projects", "/projects")),
+    Role.reviewer: (NavItem("Home", "/"), NavItem("Projects", "/projects")),
+}
+
+
+def make_templates(*, env_name: str) -> Jinja2Templates:
+    """Build the template environment (autoescaping on)."""
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.globals["instance_env"] = env_name
+    templates.env.filters["markdown"] = lambda text: Markup(render_markdown(text))  # noqa: S704
+    templates.env.filters["dt"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    return templates
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> Response:
+    """Render a page with the caller, their navigation and CSRF token in context."""
+    auth = getattr(request.state, "auth", None)
+    user: User | None = auth.user if auth else None
+    ctx: dict[str, Any] = {
+        "user": user,
+        "nav": NAVIGATION.get(user.role, ()) if user else (),
+        "csrf_token": auth.csrf_token if auth else "",
+        "path": request.url.path,
+    }
+    ctx.update(context or {})
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
