@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from expertloop.errors import SchemaOutOfDate
+from expertloop.errors import SchemaOutOfDateError
 from expertloop.settings import Settings
 
 NAMING_CONVENTION = {
@@ -98,11 +98,11 @@ def schema_revisions(engine: Engine) -> tuple[set[str], set[str]]:
 
 
 def check_schema_current(engine: Engine) -> None:
-    """Raise ``SchemaOutOfDate`` unless the database is migrated to the code's head."""
+    """Raise ``SchemaOutOfDateError`` unless the database is migrated to the code's head."""
     current, heads = schema_revisions(engine)
     if current != heads:
         state = ", ".join(sorted(current)) or "empty"
-        raise SchemaOutOfDate(
+        raise SchemaOutOfDateError(
             f"The database schema is behind the code (database at {state}, code at "
             f"{', '.join(sorted(heads))}). Run `expertloop db upgrade` and start again."
         )

@@ -68,7 +68,7 @@ class ValidationFailed(ExpertLoopError):
     code = "validation_failed"
 
 
-class SchemaOutOfDate(ConfigurationError):
+class SchemaOutOfDateError(ConfigurationError):
     """The database schema is behind the code."""
 
     code = "schema_out_of_date"

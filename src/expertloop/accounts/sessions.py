@@ -79,9 +79,7 @@ def end_session(*, session: Session, row: WebSession, user: User, ip: str | None
     )
 
 
-def revoke_all_sessions(
-    *, session: Session, user: User, keep: WebSession | None = None
-) -> int:
+def revoke_all_sessions(*, session: Session, user: User, keep: WebSession | None = None) -> int:
     """End every login session of ``user`` except ``keep``; return how many were ended."""
     query = delete(WebSession).where(WebSession.user_id == user.id)
     if keep is not None:

@@ -14,7 +14,7 @@ from expertloop.errors import NotFound, ValidationFailed
 from expertloop.events import emit
 from expertloop.types import utcnow
 
-TOKEN_PREFIX = "elk_"
+TOKEN_PREFIX = "elk_"  # noqa: S105 - a public marker, not a secret
 _TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
@@ -82,9 +82,7 @@ def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
-def revoke_token(
-    *, session: Session, user: User, token_id: int, ip: str | None = None
-) -> ApiToken:
+def revoke_token(*, session: Session, user: User, token_id: int, ip: str | None = None) -> ApiToken:
     """Revoke one of the user's own tokens; another user's token is ``NotFound``."""
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:

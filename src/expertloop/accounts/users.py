@@ -66,7 +66,9 @@ def create_organisation(
 
 def operator_organisation(*, session: Session) -> Organisation | None:
     """Return the operator's organisation, if it exists."""
-    return session.scalar(select(Organisation).where(Organisation.kind == OrganisationKind.operator))
+    return session.scalar(
+        select(Organisation).where(Organisation.kind == OrganisationKind.operator)
+    )
 
 
 def get_organisation(*, session: Session, organisation_id: int, actor: User) -> Organisation:

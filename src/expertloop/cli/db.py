@@ -31,5 +31,10 @@ def current_cmd() -> None:
         current, heads = schema_revisions(engine)
     finally:
         engine.dispose()
-    state = "[green]up to date[/]" if current == heads else "[yellow]behind: run `expertloop db upgrade`[/]"
-    console.print(f"database: {', '.join(sorted(current)) or 'empty'}; code: {', '.join(sorted(heads))}; {state}")
+    state = (
+        "[green]up to date[/]"
+        if current == heads
+        else "[yellow]behind: run `expertloop db upgrade`[/]"
+    )
+    db_rev = ", ".join(sorted(current)) or "empty"
+    console.print(f"database: {db_rev}; code: {', '.join(sorted(heads))}; {state}")

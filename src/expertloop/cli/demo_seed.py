@@ -23,10 +23,14 @@ class DemoLogin:
 
 
 DEMO_LOGINS: tuple[DemoLogin, ...] = (
-    DemoLogin(Role.operator, "Olivia Operator", "operator@demo.expertloop.org", "operator-demo-pass"),
+    DemoLogin(
+        Role.operator, "Olivia Operator", "operator@demo.expertloop.org", "operator-demo-pass"
+    ),
     DemoLogin(Role.client, "Chris Client", "client@northwind.example.com", "client-demo-pass"),
     DemoLogin(Role.expert, "Dr. Amira Haddad", "amira@experts.expertloop.org", "expert-demo-pass"),
-    DemoLogin(Role.expert, "Kenji Watanabe, CFA", "kenji@experts.expertloop.org", "expert-demo-pass"),
+    DemoLogin(
+        Role.expert, "Kenji Watanabe, CFA", "kenji@experts.expertloop.org", "expert-demo-pass"
+    ),
     DemoLogin(Role.reviewer, "Rosa Reviewer", "rosa@experts.expertloop.org", "reviewer-demo-pass"),
 )
 
@@ -64,9 +68,13 @@ def seed_demo(*, session: Session) -> bool:
     for login in DEMO_LOGINS:
         org = client_org if login.role == Role.client else ops
         users[login.email] = users_uc.create_user(
-            session=session, organisation=org, email=login.email, name=login.name,
-            role=login.role, password=login.password,
-        )  # fmt: skip
+            session=session,
+            organisation=org,
+            email=login.email,
+            name=login.name,
+            role=login.role,
+            password=login.password,
+        )
     operator = users[DEMO_LOGINS[0].email]
     project = projects_uc.create_project(
         session=session,
@@ -79,6 +87,11 @@ def seed_demo(*, session: Session) -> bool:
     )
     for login in DEMO_LOGINS[2:]:
         role = StaffRole.reviewer if login.role == Role.reviewer else StaffRole.expert
-        projects_uc.staff_user(session=session, actor=operator, project=project,
-                               user_id=users[login.email].id, role=role)  # fmt: skip
+        projects_uc.staff_user(
+            session=session,
+            actor=operator,
+            project=project,
+            user_id=users[login.email].id,
+            role=role,
+        )
     return True

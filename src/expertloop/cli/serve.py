@@ -31,11 +31,16 @@ def run_server(cfg: Settings, host: str, port: int, workers: int = 1) -> None:
     """Serve the app with uvicorn (several workers use the factory entry point)."""
     logging.basicConfig(level=cfg.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if workers > 1:
-        uvicorn.run("expertloop.web.asgi:app", factory=True, host=host, port=port,
-                    workers=workers, proxy_headers=cfg.trust_forwarded_for)  # fmt: skip
+        uvicorn.run(
+            "expertloop.web.asgi:app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=cfg.trust_forwarded_for,
+        )
     else:
-        uvicorn.run(create_app(cfg), host=host, port=port,
-                    proxy_headers=cfg.trust_forwarded_for)  # fmt: skip
+        uvicorn.run(create_app(cfg), host=host, port=port, proxy_headers=cfg.trust_forwarded_for)
 
 
 def serve(

@@ -30,8 +30,14 @@ def create(
     with db_session() as session:
         org: Organisation | None
         if organisation:
-            org = next((o for o in users_uc.list_organisations_all(session=session)
-                        if organisation in (o.slug, o.name)), None)  # fmt: skip
+            org = next(
+                (
+                    o
+                    for o in users_uc.list_organisations_all(session=session)
+                    if organisation in (o.slug, o.name)
+                ),
+                None,
+            )
             if org is None:
                 kind = OrganisationKind.client if role == Role.client else OrganisationKind.operator
                 org = users_uc.create_organisation(session=session, name=organisation, kind=kind)
@@ -43,8 +49,9 @@ def create(
                 org = users_uc.create_organisation(
                     session=session, name="Operations", kind=OrganisationKind.operator
                 )
-        user = users_uc.create_user(session=session, organisation=org, email=email, name=name,
-                                    role=role, password=password)  # fmt: skip
+        user = users_uc.create_user(
+            session=session, organisation=org, email=email, name=name, role=role, password=password
+        )
         console.print(f"[green]Created[/] {user.email} ({user.role.value}) in {org.name}.")
 
 
@@ -60,15 +67,29 @@ def list_cmd(
         orgs = {o.id: o.name for o in users_uc.list_organisations_all(session=session)}
         if as_json:
             for u in rows:
-                console.print_json(json.dumps({
-                    "id": u.id, "email": u.email, "name": u.name, "role": u.role.value,
-                    "organisation": orgs.get(u.organisation_id), "is_active": u.is_active,
-                }))  # fmt: skip
+                console.print_json(
+                    json.dumps(
+                        {
+                            "id": u.id,
+                            "email": u.email,
+                            "name": u.name,
+                            "role": u.role.value,
+                            "organisation": orgs.get(u.organisation_id),
+                            "is_active": u.is_active,
+                        }
+                    )
+                )
             return
         table = Table(title=f"Users ({len(rows)} of {total})")
         for col in ("id", "email", "name", "role", "organisation", "active"):
             table.add_column(col)
         for u in rows:
-            table.add_row(str(u.id), u.email, u.name, u.role.value,
-                          orgs.get(u.organisation_id, ""), "yes" if u.is_active else "no")  # fmt: skip
+            table.add_row(
+                str(u.id),
+                u.email,
+                u.name,
+                u.role.value,
+                orgs.get(u.organisation_id, ""),
+                "yes" if u.is_active else "no",
+            )
         console.print(table)

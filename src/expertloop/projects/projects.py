@@ -25,11 +25,13 @@ _STAFFABLE: dict[StaffRole, frozenset[Role]] = {
 
 
 def _is_staffed(session: Session, project_id: int, user_id: int) -> bool:
-    query = select(Staffing.id).where(Staffing.project_id == project_id, Staffing.user_id == user_id)
+    query = select(Staffing.id).where(
+        Staffing.project_id == project_id, Staffing.user_id == user_id
+    )
     return session.scalar(query) is not None
 
 
-def visible_projects(actor: User) -> Select[tuple[Project]]:
+def visible_projects(actor: User) -> Select[Project]:
     """Return a query of the projects that exist for ``actor``."""
     query = select(Project)
     if is_operator(actor):

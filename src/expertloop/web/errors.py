@@ -24,7 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.ExpertLoopError], int] = {
     errors.RateLimited: 429,
     errors.Conflict: 409,
     errors.ValidationFailed: 422,
-    errors.SchemaOutOfDate: 503,
+    errors.SchemaOutOfDateError: 503,
     errors.ConfigurationError: 500,
 }
 
@@ -53,25 +53,36 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _json(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-          headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+def _json(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if details:
         body["error"]["details"] = details
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _html(request: Request, status: int, message: str, headers: dict[str, str] | None = None
-          ) -> Response:  # fmt: skip
+def _html(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     response = render(request, "error.html", {"status": status, "message": message}, status)
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
 
 
-def _render(request: Request, status: int, code: str, message: str,
-            details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-            ) -> Response:  # fmt: skip
+def _render(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if wants_json(request):
         return _json(status, code, message, details, headers)
     if status == 401:
@@ -101,7 +112,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     if exc.status_code == 404:
         message = "Not found."
-    return _render(request, exc.status_code, code, message, headers=exc.headers)
+    return _render(request, exc.status_code, code, message, headers=dict(exc.headers or {}))
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
@@ -112,17 +123,24 @@ async def validation_error(request: Request, exc: Exception) -> Response:
         for err in exc.errors()
     ]
     message = "; ".join(f"{'.'.join(p['loc'][1:]) or 'body'}: {p['message']}" for p in problems)
-    return _render(request, 422, "invalid_request", message or "Invalid request.",
-                   {"problems": problems})  # fmt: skip
+    return _render(
+        request, 422, "invalid_request", message or "Invalid request.", {"problems": problems}
+    )
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     """Log the traceback with a reference; show the user only the reference."""
     reference = secrets.token_hex(6)
-    log.exception("unhandled error (reference %s) on %s %s", reference, request.method,
-                  request.url.path, exc_info=exc)  # fmt: skip
-    return _render(request, 500, "internal_error",
-                   f"Something went wrong on our side (reference {reference}).")  # fmt: skip
+    log.exception(
+        "unhandled error (reference %s) on %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    return _render(
+        request, 500, "internal_error", f"Something went wrong on our side (reference {reference})."
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,17 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
 }
 
 
+def format_datetime(value: dt.datetime | None) -> str:
+    """Format a timestamp for pages (UTC, minute precision)."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
 def make_templates(*, env_name: str) -> Jinja2Templates:
     """Build the template environment (autoescaping on)."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals["instance_env"] = env_name
     templates.env.filters["markdown"] = lambda text: Markup(render_markdown(text))  # noqa: S704
-    templates.env.filters["dt"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    templates.env.filters["dt"] = format_datetime
     return templates
 
 

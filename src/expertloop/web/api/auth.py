@@ -21,8 +21,15 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERRORS)
     response_model=SessionOut,
     responses={429: {"model": ErrorOut, "description": "Too many attempts"}},
 )
-def login(body: LoginIn, request: Request, response: Response, db: DB, ip: IP,
-          settings: AppSettings, throttle: Throttle) -> SessionOut:  # fmt: skip
+def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    db: DB,
+    ip: IP,
+    settings: AppSettings,
+    throttle: Throttle,
+) -> SessionOut:
     """Log in with email and password; sets the session cookie and returns the CSRF token.
 
     The body must be JSON: browsers cannot send JSON across sites without CORS, which this

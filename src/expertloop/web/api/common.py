@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -26,7 +26,7 @@ class PageOut(BaseModel, Generic[T]):
     offset: int
 
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Not logged in, or bad token"},
     403: {"model": ErrorOut, "description": "Not allowed (role, CSRF)"},
     404: {"model": ErrorOut, "description": "Not found or not visible to you"},

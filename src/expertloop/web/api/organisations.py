@@ -17,8 +17,10 @@ router = APIRouter(prefix="/organisations", tags=["organisations"], responses=ER
 @router.get("", response_model=list[OrganisationOut])
 def list_organisations(user: CurrentUser, db: DB) -> list[OrganisationOut]:
     """List the organisations you may see."""
-    return [OrganisationOut.model_validate(o)
-            for o in users_uc.list_organisations(session=db, actor=user)]  # fmt: skip
+    return [
+        OrganisationOut.model_validate(o)
+        for o in users_uc.list_organisations(session=db, actor=user)
+    ]
 
 
 @router.post("", response_model=OrganisationOut, status_code=201)

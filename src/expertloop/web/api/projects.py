@@ -24,8 +24,12 @@ def list_projects(user: CurrentUser, db: DB, page: Paging) -> PageOut[ProjectOut
     rows, total = projects_uc.list_projects(
         session=db, actor=user, limit=page.limit, offset=page.offset
     )
-    return PageOut[ProjectOut](items=[ProjectOut.model_validate(r) for r in rows], total=total,
-                               limit=page.limit, offset=page.offset)  # fmt: skip
+    return PageOut[ProjectOut](
+        items=[ProjectOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.post("", response_model=ProjectOut, status_code=201)
@@ -52,9 +56,12 @@ def update_project(project_id: int, body: ProjectPatch, user: CurrentUser, db: D
     """Edit a project; send the version you edited (a stale one gets 409)."""
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
     updated = projects_uc.update_project(
-        session=db, actor=user, project=project, version=body.version,
+        session=db,
+        actor=user,
+        project=project,
+        version=body.version,
         changes=body.model_dump(exclude={"version"}, exclude_unset=True),
-    )  # fmt: skip
+    )
     return ProjectOut.model_validate(updated)
 
 
@@ -62,8 +69,10 @@ def update_project(project_id: int, body: ProjectPatch, user: CurrentUser, db: D
 def list_staff(project_id: int, user: CurrentUser, db: DB) -> list[StaffingOut]:
     """List who is staffed on a project."""
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
-    return [StaffingOut.model_validate(s)
-            for s in projects_uc.list_staff(session=db, actor=user, project=project)]  # fmt: skip
+    return [
+        StaffingOut.model_validate(s)
+        for s in projects_uc.list_staff(session=db, actor=user, project=project)
+    ]
 
 
 @router.post("/{project_id}/staff", response_model=StaffingOut, status_code=201)

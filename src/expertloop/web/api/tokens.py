@@ -24,8 +24,9 @@ def create_token(body: TokenIn, user: CurrentUser, db: DB, ip: IP) -> TokenCreat
     secret, row = tokens_uc.create_token(
         session=db, user=user, name=body.name, expires_in_days=body.expires_in_days, ip=ip
     )
-    return TokenCreatedOut.model_validate({**TokenOut.model_validate(row).model_dump(),
-                                           "token": secret})  # fmt: skip
+    return TokenCreatedOut.model_validate(
+        {**TokenOut.model_validate(row).model_dump(), "token": secret}
+    )
 
 
 @router.delete("/{token_id}", response_model=TokenOut)

@@ -16,14 +16,19 @@ router = APIRouter(prefix="/users", tags=["users"], responses=ERRORS)
 
 
 @router.get("", response_model=PageOut[UserOut])
-def list_users(user: CurrentUser, db: DB, page: Paging,
-               role: Annotated[Role | None, Query()] = None) -> PageOut[UserOut]:  # fmt: skip
+def list_users(
+    user: CurrentUser, db: DB, page: Paging, role: Annotated[Role | None, Query()] = None
+) -> PageOut[UserOut]:
     """List the users you may see."""
     rows, total = users_uc.list_users(
         session=db, actor=user, role=role, limit=page.limit, offset=page.offset
     )
-    return PageOut[UserOut](items=[UserOut.model_validate(r) for r in rows], total=total,
-                            limit=page.limit, offset=page.offset)  # fmt: skip
+    return PageOut[UserOut](
+        items=[UserOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.post("", response_model=UserOut, status_code=201)
@@ -31,9 +36,14 @@ def create_user(body: UserIn, user: CurrentUser, db: DB) -> UserOut:
     """Create a user (operators only)."""
     org = users_uc.get_organisation(session=db, organisation_id=body.organisation_id, actor=user)
     created = users_uc.create_user(
-        session=db, organisation=org, email=body.email, name=body.name, role=body.role,
-        password=body.password, actor=user,
-    )  # fmt: skip
+        session=db,
+        organisation=org,
+        email=body.email,
+        name=body.name,
+        role=body.role,
+        password=body.password,
+        actor=user,
+    )
     return UserOut.model_validate(created)
 
 

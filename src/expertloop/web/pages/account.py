@@ -16,8 +16,9 @@ from expertloop.web.templating import render
 router = APIRouter(prefix="/account")
 
 
-def _page(request: Request, db: DB, auth_user: CurrentUser, status: int = 200,
-          **extra: object) -> Response:  # fmt: skip
+def _page(
+    request: Request, db: DB, auth_user: CurrentUser, status: int = 200, **extra: object
+) -> Response:
     tokens = tokens_uc.list_tokens(session=db, user=auth_user)
     return render(request, "account.html", {"tokens": tokens, **extra}, status)
 
@@ -42,16 +43,27 @@ def password_change(
     try:
         if new_password != confirm_password:
             raise ValidationFailed("The new passwords do not match.")
-        login_uc.change_password(session=db, user=auth.user, current_password=current_password,
-                                 new_password=new_password, keep_session=auth.web_session, ip=ip)  # fmt: skip
+        login_uc.change_password(
+            session=db,
+            user=auth.user,
+            current_password=current_password,
+            new_password=new_password,
+            keep_session=auth.web_session,
+            ip=ip,
+        )
     except ValidationFailed as exc:
         return _page(request, db, auth.user, 422, password_error=exc.message)
     return RedirectResponse("/account?changed=1", status_code=303)
 
 
 @router.post("/tokens")
-def token_create(request: Request, user: CurrentUser, db: DB, ip: IP,
-                 name: Annotated[str, Form(max_length=100)] = "") -> Response:  # fmt: skip
+def token_create(
+    request: Request,
+    user: CurrentUser,
+    db: DB,
+    ip: IP,
+    name: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
     """Create a token and show its secret once."""
     try:
         secret, row = tokens_uc.create_token(session=db, user=user, name=name, ip=ip)

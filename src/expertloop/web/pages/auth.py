@@ -31,20 +31,37 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def _login_page(request: Request, settings_secure: bool, *, next_url: str, email: str = "",
-                error: str = "", status: int = 200) -> Response:  # fmt: skip
+def _login_page(
+    request: Request,
+    settings_secure: bool,
+    *,
+    next_url: str,
+    email: str = "",
+    error: str = "",
+    status: int = 200,
+) -> Response:
     token = request.cookies.get(ANON_CSRF_COOKIE) or new_anon_csrf_token()
-    response = render(request, "login.html",
-                      {"login_csrf": token, "next": next_url, "email": email, "error": error},
-                      status)  # fmt: skip
-    response.set_cookie(ANON_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=settings_secure, path="/login")  # fmt: skip
+    response = render(
+        request,
+        "login.html",
+        {"login_csrf": token, "next": next_url, "email": email, "error": error},
+        status,
+    )
+    response.set_cookie(
+        ANON_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings_secure,
+        path="/login",
+    )
     return response
 
 
 @router.get("/login")
-def login_form(request: Request, auth: MaybeAuth, settings: AppSettings,
-               next: str | None = None) -> Response:  # fmt: skip
+def login_form(
+    request: Request, auth: MaybeAuth, settings: AppSettings, next: str | None = None
+) -> Response:
     """Show the login form (or go home when already logged in)."""
     if auth is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -74,17 +91,22 @@ def login_submit(
         )
     except InvalidCredentials as exc:
         db.commit()  # keep the audit record of the failure
-        return _login_page(request, secure, next_url=_safe_next(next), email=email,
-                           error=exc.message, status=401)  # fmt: skip
+        return _login_page(
+            request, secure, next_url=_safe_next(next), email=email, error=exc.message, status=401
+        )
     except RateLimited as exc:
-        response = _login_page(request, secure, next_url=_safe_next(next), email=email,
-                               error=exc.message, status=429)  # fmt: skip
+        response = _login_page(
+            request, secure, next_url=_safe_next(next), email=email, error=exc.message, status=429
+        )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     token, _row = sessions.start_session(
-        session=db, user=user, max_age_seconds=settings.session_max_age_seconds, ip=ip,
+        session=db,
+        user=user,
+        max_age_seconds=settings.session_max_age_seconds,
+        ip=ip,
         user_agent=request.headers.get("user-agent"),
-    )  # fmt: skip
+    )
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, settings, token)
     response.delete_cookie(ANON_CSRF_COOKIE, path="/login")

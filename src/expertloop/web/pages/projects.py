@@ -20,17 +20,20 @@ PAGE_SIZE = 20
 
 
 @router.get("")
-def project_list(request: Request, user: CurrentUser, db: DB,
-                 page: Annotated[int, Query(ge=1)] = 1) -> Response:  # fmt: skip
+def project_list(
+    request: Request, user: CurrentUser, db: DB, page: Annotated[int, Query(ge=1)] = 1
+) -> Response:
     """List the projects the caller may see."""
     rows, total = projects_uc.list_projects(
         session=db, actor=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     pages = max(1, -(-total // PAGE_SIZE))
     can_create = user.role in (Role.client, Role.operator)
-    return render(request, "projects/list.html",
-                  {"projects": rows, "total": total, "page": page, "pages": pages,
-                   "can_create": can_create})  # fmt: skip
+    return render(
+        request,
+        "projects/list.html",
+        {"projects": rows, "total": total, "page": page, "pages": pages, "can_create": can_create},
+    )
 
 
 def _client_orgs(db: DB, user: CurrentUser) -> list[object]:
@@ -41,8 +44,9 @@ def _client_orgs(db: DB, user: CurrentUser) -> list[object]:
 @router.get("/new")
 def project_new(request: Request, user: CurrentUser, db: DB) -> Response:
     """Show the new-project form."""
-    return render(request, "projects/new.html",
-                  {"orgs": _client_orgs(db, user), "form": {}, "error": ""})  # fmt: skip
+    return render(
+        request, "projects/new.html", {"orgs": _client_orgs(db, user), "form": {}, "error": ""}
+    )
 
 
 @router.post("/new")
@@ -59,15 +63,28 @@ def project_create(
     """Create the project, or show the form again with the error and the typed text kept."""
     try:
         project = projects_uc.create_project(
-            session=db, actor=user, name=name, domain=domain, description=description,
-            guidelines=guidelines, organisation_id=organisation_id,
-        )  # fmt: skip
+            session=db,
+            actor=user,
+            name=name,
+            domain=domain,
+            description=description,
+            guidelines=guidelines,
+            organisation_id=organisation_id,
+        )
     except ValidationFailed as exc:
-        form = {"name": name, "domain": domain, "description": description,
-                "guidelines": guidelines, "organisation_id": organisation_id}  # fmt: skip
-        return render(request, "projects/new.html",
-                      {"orgs": _client_orgs(db, user), "form": form, "error": exc.message},
-                      422)  # fmt: skip
+        form = {
+            "name": name,
+            "domain": domain,
+            "description": description,
+            "guidelines": guidelines,
+            "organisation_id": organisation_id,
+        }
+        return render(
+            request,
+            "projects/new.html",
+            {"orgs": _client_orgs(db, user), "form": form, "error": exc.message},
+            422,
+        )
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
 
 
@@ -76,6 +93,8 @@ def project_detail(request: Request, project_id: int, user: CurrentUser, db: DB)
     """Show a project with its rendered guidelines and staff."""
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
     staff = projects_uc.list_staff(session=db, actor=user, project=project)
-    return render(request, "projects/detail.html",
-                  {"project": project, "staff": staff,
-                   "can_edit": policies.can_edit(user, project)})  # fmt: skip
+    return render(
+        request,
+        "projects/detail.html",
+        {"project": project, "staff": staff, "can_edit": policies.can_edit(user, project)},
+    )

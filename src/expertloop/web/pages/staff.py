@@ -20,23 +20,42 @@ PAGE_SIZE = 50
 
 
 @router.get("/users")
-def user_list(request: Request, user: CurrentUser, db: DB,
-              page: Annotated[int, Query(ge=1)] = 1,
-              role: Annotated[Role | None, Query()] = None) -> Response:  # fmt: skip
+def user_list(
+    request: Request,
+    user: CurrentUser,
+    db: DB,
+    page: Annotated[int, Query(ge=1)] = 1,
+    role: Annotated[Role | None, Query()] = None,
+) -> Response:
     """List users (operators)."""
     if not can_manage_users(user):
         raise NotFound("Not found.")
-    rows, total = users_uc.list_users(session=db, actor=user, role=role, limit=PAGE_SIZE,
-                                      offset=(page - 1) * PAGE_SIZE)  # fmt: skip
+    rows, total = users_uc.list_users(
+        session=db, actor=user, role=role, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     orgs = {o.id: o for o in users_uc.list_organisations(session=db, actor=user)}
-    return render(request, "users.html",
-                  {"users": rows, "total": total, "page": page, "orgs": orgs, "role": role,
-                   "roles": list(Role), "pages": max(1, -(-total // PAGE_SIZE))})  # fmt: skip
+    return render(
+        request,
+        "users.html",
+        {
+            "users": rows,
+            "total": total,
+            "page": page,
+            "orgs": orgs,
+            "role": role,
+            "roles": list(Role),
+            "pages": max(1, -(-total // PAGE_SIZE)),
+        },
+    )
 
 
 @router.get("/audit")
-def audit_log(request: Request, user: CurrentUser, db: DB,
-              before_id: Annotated[int | None, Query(ge=1)] = None) -> Response:  # fmt: skip
+def audit_log(
+    request: Request,
+    user: CurrentUser,
+    db: DB,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
     """Show the audit log, newest first (operators)."""
     if not can_read_audit_log(user):
         raise NotFound("Not found.")
