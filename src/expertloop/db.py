@@ -36,12 +36,22 @@ class Base(DeclarativeBase):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _sqlite_begin),
+    # which also makes SAVEPOINT work.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that later writes fails at
+    # once with "database is locked" when another writer got there first, which busy_timeout
+    # cannot wait out.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -54,6 +64,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
         connect_args.setdefault("check_same_thread", False)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
