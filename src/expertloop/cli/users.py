@@ -66,19 +66,18 @@ def list_cmd(
         rows, total = users_uc.list_users(session=session, actor=None, role=role, limit=limit)
         orgs = {o.id: o.name for o in users_uc.list_organisations_all(session=session)}
         if as_json:
-            for u in rows:
-                console.print_json(
-                    json.dumps(
-                        {
-                            "id": u.id,
-                            "email": u.email,
-                            "name": u.name,
-                            "role": u.role.value,
-                            "organisation": orgs.get(u.organisation_id),
-                            "is_active": u.is_active,
-                        }
-                    )
-                )
+            items = [
+                {
+                    "id": u.id,
+                    "email": u.email,
+                    "name": u.name,
+                    "role": u.role.value,
+                    "organisation": orgs.get(u.organisation_id),
+                    "is_active": u.is_active,
+                }
+                for u in rows
+            ]
+            typer.echo(json.dumps(items, indent=2))
             return
         table = Table(title=f"Users ({len(rows)} of {total})")
         for col in ("id", "email", "name", "role", "organisation", "active"):

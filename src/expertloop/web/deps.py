@@ -74,6 +74,16 @@ class Auth:
         return self.web_session.csrf_token if self.web_session else ""
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """A plain snapshot of the caller for page chrome; safe to use after a rollback."""
+
+    user_id: int
+    name: str
+    role: Role
+    csrf_token: str
+
+
 def optional_auth(request: Request, db: DB) -> Auth | None:
     """Resolve a bearer token or the session cookie; None when neither is valid."""
     header = request.headers.get("authorization", "")
@@ -91,6 +101,12 @@ def optional_auth(request: Request, db: DB) -> Auth | None:
         web_session, user = found
         auth = Auth(user=user, via="session", web_session=web_session)
     request.state.auth = auth
+    request.state.viewer = Viewer(
+        user_id=auth.user.id,
+        name=auth.user.name,
+        role=auth.user.role,
+        csrf_token=auth.csrf_token,
+    )
     return auth
 
 

@@ -69,7 +69,9 @@ def _json(
 def _html(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    response = render(request, "error.html", {"status": status, "message": message}, status)
+    # The request's transaction may be rolled back by now: the page uses only the viewer snapshot.
+    context = {"status": status, "message": message, "user": None}
+    response = render(request, "error.html", context, status)
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.responses import Response
 
-from expertloop.accounts.models import Role, User
+from expertloop.accounts.models import Role
 from expertloop.projects.guidelines import render as render_markdown
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -57,11 +57,12 @@ def render(
 ) -> Response:
     """Render a page with the caller, their navigation and CSRF token in context."""
     auth = getattr(request.state, "auth", None)
-    user: User | None = auth.user if auth else None
+    viewer = getattr(request.state, "viewer", None)
     ctx: dict[str, Any] = {
-        "user": user,
-        "nav": NAVIGATION.get(user.role, ()) if user else (),
-        "csrf_token": auth.csrf_token if auth else "",
+        "user": auth.user if auth else None,
+        "viewer": viewer,
+        "nav": NAVIGATION.get(viewer.role, ()) if viewer else (),
+        "csrf_token": viewer.csrf_token if viewer else "",
         "path": request.url.path,
     }
     ctx.update(context or {})

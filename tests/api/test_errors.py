@@ -1,0 +1,70 @@
+"""Error format, secure headers and the absence of stack traces."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+
+def test_secure_headers_on_pages_and_api(client: TestClient) -> None:
+    for url in ("/login", "/api/v1/openapi.json", "/does-not-exist"):
+        headers = client.get(url).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["x-frame-options"] == "DENY"
+
+
+def test_api_404_is_json_and_page_404_is_html(client: TestClient) -> None:
+    api = client.get("/api/v1/nothing-here")
+    assert api.status_code == 404
+    assert api.json() == {"error": {"code": "not_found", "message": "Not found."}}
+    page = client.get("/nothing-here")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text
+
+
+def test_unauthenticated_api_is_401_and_pages_redirect(client: TestClient) -> None:
+    assert client.get("/api/v1/projects").status_code == 401
+    page = client.get("/projects?page=2", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/projects%3Fpage%3D2"
+
+
+def test_unexpected_errors_show_no_stack_trace(app: FastAPI) -> None:
+    secret = "sk-very-secret-value"
+
+    @app.get("/api/v1/boom")
+    def boom() -> None:
+        raise RuntimeError(f"database password is {secret}")
+
+    @app.get("/boom")
+    def boom_page() -> None:
+        raise RuntimeError(f"database password is {secret}")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        api = c.get("/api/v1/boom")
+        page = c.get("/boom")
+    assert api.status_code == page.status_code == 500
+    assert api.json()["error"]["code"] == "internal_error"
+    for text in (api.text, page.text):
+        assert secret not in text and "Traceback" not in text and "RuntimeError" not in text
+        assert "reference" in text
+
+
+def test_openapi_describes_the_api(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    assert spec["info"]["title"] == "ExpertLoop API"
+    for path in ("/api/v1/auth/login", "/api/v1/tokens", "/api/v1/projects/{project_id}",
+                 "/api/v1/users", "/api/v1/organisations", "/api/v1/audit"):
+        assert path in spec["paths"], path
+    assert not any(p.startswith("/login") for p in spec["paths"])  # pages stay out of the API
+
+
+def test_wrong_method_is_json(client: TestClient) -> None:
+    r = client.put("/api/v1/auth/login")
+    assert r.status_code == 405
+    assert r.json()["error"]["code"] == "method_not_allowed"
