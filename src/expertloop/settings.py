@@ -40,12 +40,14 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         default=SecretStr(PLACEHOLDER_SECRET_KEY),
-        description="Secret used to sign cookies and derive encryption keys. Must be set to a "
-        "long random value outside development/demo/test.",
+        description="Server secret, reserved for signing and for encrypting stored credentials "
+        "(such as model endpoint keys). Must be a long random value (32+ characters) in "
+        "production, where the placeholder is refused.",
     )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Public URL of the instance, used in links and printed by the CLI.",
+        description="Public URL of the instance (scheme://host:port). Requests whose Origin "
+        "matches it are accepted as same-site behind a proxy that rewrites Host.",
     )
     session_cookie_name: str = Field(
         default="expertloop_session", description="Name of the login session cookie."

@@ -166,7 +166,9 @@ def test_login_rate_limited_per_address(app, client: TestClient, db: Session) ->
 
 
 def test_token_auth_works_without_cookie_or_csrf(
-    client: TestClient, app, db: Session  # type: ignore[no-untyped-def]
+    client: TestClient,
+    app,
+    db: Session,  # type: ignore[no-untyped-def]
 ) -> None:
     user = make_user(db, Role.client)
     db.commit()
@@ -238,16 +240,25 @@ def test_password_change(client: TestClient, app, db: Session) -> None:  # type:
     ).json()["csrf_token"]
     h = {"X-CSRF-Token": csrf}
 
-    wrong = client.post("/api/v1/auth/password", headers=h,
-                        json={"current_password": "not-it-at-all", "new_password": "new-secret-123"})
+    wrong = client.post(
+        "/api/v1/auth/password",
+        headers=h,
+        json={"current_password": "not-it-at-all", "new_password": "new-secret-123"},
+    )
     assert wrong.status_code == 422
-    short = client.post("/api/v1/auth/password", headers=h,
-                        json={"current_password": PASSWORD, "new_password": "short"})
+    short = client.post(
+        "/api/v1/auth/password",
+        headers=h,
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
     assert short.status_code == 422
     assert "at least 10" in short.json()["error"]["message"]
 
-    ok = client.post("/api/v1/auth/password", headers=h,
-                     json={"current_password": PASSWORD, "new_password": "new-secret-123"})
+    ok = client.post(
+        "/api/v1/auth/password",
+        headers=h,
+        json={"current_password": PASSWORD, "new_password": "new-secret-123"},
+    )
     assert ok.status_code == 204
     assert client.get("/api/v1/auth/me").status_code == 200  # this session survives
     assert other.get("/api/v1/auth/me").status_code == 401  # the other one ended

@@ -58,8 +58,14 @@ def test_unexpected_errors_show_no_stack_trace(app: FastAPI) -> None:
 def test_openapi_describes_the_api(client: TestClient) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     assert spec["info"]["title"] == "ExpertLoop API"
-    for path in ("/api/v1/auth/login", "/api/v1/tokens", "/api/v1/projects/{project_id}",
-                 "/api/v1/users", "/api/v1/organisations", "/api/v1/audit"):
+    for path in (
+        "/api/v1/auth/login",
+        "/api/v1/tokens",
+        "/api/v1/projects/{project_id}",
+        "/api/v1/users",
+        "/api/v1/organisations",
+        "/api/v1/audit",
+    ):
         assert path in spec["paths"], path
     assert not any(p.startswith("/login") for p in spec["paths"])  # pages stay out of the API
 
@@ -68,3 +74,11 @@ def test_wrong_method_is_json(client: TestClient) -> None:
     r = client.put("/api/v1/auth/login")
     assert r.status_code == 405
     assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_api_explorer_is_served_locally(client: TestClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert "/static/vendor/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text
+    assert client.get("/static/vendor/swagger-ui-bundle.js").status_code == 200

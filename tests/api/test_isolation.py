@@ -24,7 +24,9 @@ def test_outsider_gets_404(case: str, outsider: str, login_as, world: World) -> 
         assert world.project_b.name not in response.text
         assert world.client_b.email not in response.text
     # Nothing changed on B's side.
-    assert owner.get(f"/api/v1/projects/{world.project_b.id}").json()["name"] == world.project_b.name
+    assert (
+        owner.get(f"/api/v1/projects/{world.project_b.id}").json()["name"] == world.project_b.name
+    )
     assert owner.get("/api/v1/tokens").json()[0]["revoked_at"] is None
 
 

@@ -10,8 +10,10 @@ from tests.factories import World, make_org, make_user
 
 def test_client_creates_project_in_own_organisation(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
     api = login_as(world.client_a)
-    r = api.post("/api/v1/projects", json={"name": "Tax assistant eval", "domain": "law",
-                                           "guidelines": "# Hi"})
+    r = api.post(
+        "/api/v1/projects",
+        json={"name": "Tax assistant eval", "domain": "law", "guidelines": "# Hi"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["organisation_id"] == world.org_a.id
     assert r.json()["version"] == 1
@@ -30,8 +32,9 @@ def test_operator_creates_for_a_client_but_not_for_operator_org(login_as, world:
     api = login_as(world.operator)
     r = api.post("/api/v1/projects", json={"name": "Ops-made", "organisation_id": world.org_b.id})
     assert r.status_code == 201
-    r = api.post("/api/v1/projects",
-                 json={"name": "x", "organisation_id": world.operator.organisation_id})
+    r = api.post(
+        "/api/v1/projects", json={"name": "x", "organisation_id": world.operator.organisation_id}
+    )
     assert r.status_code == 422
 
 
@@ -104,8 +107,12 @@ def test_staffing_by_operator(login_as, world: World, db: Session) -> None:  # t
 def test_staffing_rules(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
     url = f"/api/v1/projects/{world.project_a.id}/staff"
     # Only operators staff.
-    assert login_as(world.client_a).post(
-        url, json={"user_id": world.expert_b.id, "role": "expert"}).status_code == 403
+    assert (
+        login_as(world.client_a)
+        .post(url, json={"user_id": world.expert_b.id, "role": "expert"})
+        .status_code
+        == 403
+    )
     ops = login_as(world.operator)
     # A client user or an expert as reviewer cannot be staffed.
     assert ops.post(url, json={"user_id": world.client_b.id, "role": "expert"}).status_code == 422

@@ -14,34 +14,74 @@ def test_operator_creates_users_and_organisations(login_as, world: World) -> Non
     org = ops.post("/api/v1/organisations", json={"name": "Initech AI", "kind": "client"})
     assert org.status_code == 201
     org_id = org.json()["id"]
-    user = ops.post("/api/v1/users", json={
-        "organisation_id": org_id, "email": "Pat@Initech.example.com", "name": "Pat",
-        "role": "client", "password": "long-enough-pass"})
+    user = ops.post(
+        "/api/v1/users",
+        json={
+            "organisation_id": org_id,
+            "email": "Pat@Initech.example.com",
+            "name": "Pat",
+            "role": "client",
+            "password": "long-enough-pass",
+        },
+    )
     assert user.status_code == 201, user.text
     assert user.json()["email"] == "pat@initech.example.com"
     assert "password" not in user.text and "hash" not in user.text
-    dup = ops.post("/api/v1/users", json={
-        "organisation_id": org_id, "email": "pat@initech.example.com", "name": "Pat 2",
-        "role": "client", "password": "long-enough-pass"})
+    dup = ops.post(
+        "/api/v1/users",
+        json={
+            "organisation_id": org_id,
+            "email": "pat@initech.example.com",
+            "name": "Pat 2",
+            "role": "client",
+            "password": "long-enough-pass",
+        },
+    )
     assert dup.status_code == 409
-    wrong_role = ops.post("/api/v1/users", json={
-        "organisation_id": org_id, "email": "e@initech.example.com", "name": "E",
-        "role": "expert", "password": "long-enough-pass"})
+    wrong_role = ops.post(
+        "/api/v1/users",
+        json={
+            "organisation_id": org_id,
+            "email": "e@initech.example.com",
+            "name": "E",
+            "role": "expert",
+            "password": "long-enough-pass",
+        },
+    )
     assert wrong_role.status_code == 422
-    bad_email = ops.post("/api/v1/users", json={
-        "organisation_id": org_id, "email": "not-an-email", "name": "E",
-        "role": "client", "password": "long-enough-pass"})
+    bad_email = ops.post(
+        "/api/v1/users",
+        json={
+            "organisation_id": org_id,
+            "email": "not-an-email",
+            "name": "E",
+            "role": "client",
+            "password": "long-enough-pass",
+        },
+    )
     assert bad_email.status_code == 422
 
 
 def test_non_operators_cannot_manage_users(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
     api = login_as(world.client_a)
-    r = api.post("/api/v1/users", json={
-        "organisation_id": world.org_a.id, "email": "new@a.example.com", "name": "N",
-        "role": "client", "password": "long-enough-pass"})
+    assert api.patch(f"/api/v1/users/{world.client_a.id}", json={}).status_code == 403
+    org = api.post("/api/v1/organisations", json={"name": "Op", "kind": "operator"})
+    assert org.status_code in (403, 422)
+    r = api.post(
+        "/api/v1/users",
+        json={
+            "organisation_id": world.org_a.id,
+            "email": "new@a.example.com",
+            "name": "N",
+            "role": "client",
+            "password": "long-enough-pass",
+        },
+    )
     assert r.status_code == 403
     assert api.post("/api/v1/organisations", json={"name": "Mine"}).status_code == 403
-    assert api.patch(f"/api/v1/users/{world.client_a.id}", json={"role": "client"}).status_code == 403
+    assert (
+        api.patch(f"/api/v1/users/{world.client_a.id}", json={"role": "client"}).status_code == 403
+    )
 
 
 def test_user_visibility(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
@@ -73,9 +113,13 @@ def test_role_change_and_deactivation_are_audited(login_as, world: World, db: Se
     change = next(r for r in rows if r.kind == "accounts.role_changed")
     assert change.data == {"old_role": "expert", "new_role": "reviewer"}
     assert change.actor_user_id == world.operator.id
-    # Operators cannot lock themselves out.
-    assert ops.patch(f"/api/v1/users/{world.operator.id}",
-                     json={"is_active": False}).status_code == 422
+    # Operators cannot lock themselves out or change their own role.
+    own_role = ops.patch(f"/api/v1/users/{world.operator.id}", json={"role": "expert"})
+    assert own_role.status_code == 422
+    assert (
+        ops.patch(f"/api/v1/users/{world.operator.id}", json={"is_active": False}).status_code
+        == 422
+    )
 
 
 def test_organisation_visibility(login_as, world: World) -> None:  # type: ignore[no-untyped-def]

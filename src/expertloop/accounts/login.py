@@ -47,11 +47,14 @@ class LoginThrottle:
                     retry_after=self._retry_after(item, *keys),
                 )
 
-    def record_attempt(self, *, email: str, ip: str | None) -> None:
-        """Count one attempt against both budgets."""
-        self._limiter.hit(self._per_account, "login-account", email.lower())
+    def record_attempt(self, *, ip: str | None) -> None:
+        """Count one attempt, successful or not, against the address's budget."""
         if ip:
             self._limiter.hit(self._per_address, "login-address", ip)
+
+    def record_failure(self, *, email: str) -> None:
+        """Count one failed attempt against the account's budget."""
+        self._limiter.hit(self._per_account, "login-account", email.lower())
 
     def reset(self) -> None:
         """Forget every counter (used by tests and the demo)."""
@@ -68,15 +71,17 @@ def authenticate(
 ) -> User:
     """Return the active user for these credentials; audit success and failure alike.
 
-    Every attempt counts against the per-account and per-address budgets, so that a guesser
-    cannot probe a password list; the budgets are wide enough for people who mistype.
+    Every attempt counts against the address's budget and every failure against the account's,
+    so that a guesser cannot probe a password list from one place or against one account; the
+    budgets are wide enough for people who mistype.
     """
     email = email.strip().lower()
     throttle.check(email=email, ip=ip)
-    throttle.record_attempt(email=email, ip=ip)
+    throttle.record_attempt(ip=ip)
     user = find_by_email(session=session, email=email)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
+        throttle.record_failure(email=email)
         reason = "inactive" if (user is not None and ok) else "invalid_credentials"
         emit(
             events.LoginFailed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +22,10 @@ class PasswordChangeIn(BaseModel):
 
 class OrganisationIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    kind: OrganisationKind = OrganisationKind.client
+    kind: Literal[OrganisationKind.client] = Field(
+        default=OrganisationKind.client,
+        description="Only client organisations are created; the operator's exists once.",
+    )
 
 
 class OrganisationOut(BaseModel):

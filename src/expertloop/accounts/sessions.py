@@ -29,6 +29,9 @@ def start_session(
     """Create a login session; return the cookie value (shown once) and the row."""
     token = new_token()
     now = utcnow()
+    session.execute(
+        delete(WebSession).where(WebSession.user_id == user.id, WebSession.expires_at <= now)
+    )
     row = WebSession(
         token_hash=token_hash(token),
         user_id=user.id,

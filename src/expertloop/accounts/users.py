@@ -138,7 +138,8 @@ def create_user(
 
 def find_by_email(*, session: Session, email: str) -> User | None:
     """Return the user with this email (any case), or None."""
-    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    # Emails are stored normalised to lower case, so a plain comparison can use the index.
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
 def get_user(*, session: Session, user_id: int, actor: User) -> User:
@@ -179,6 +180,8 @@ def change_role(*, session: Session, user: User, role: Role, actor: User | None)
     if actor is not None and not policies.can_manage_users(actor):
         raise PermissionDenied("Only operators can change roles.")
     _check_role_fits(user.organisation, role)
+    if actor is not None and actor.id == user.id:
+        raise ValidationFailed("You cannot change your own role; ask another operator.")
     old = user.role
     if old == role:
         return user

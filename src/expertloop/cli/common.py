@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.orm import Session
 
@@ -18,8 +19,15 @@ err_console = Console(stderr=True)
 
 
 def settings() -> Settings:
-    """Return the settings from the environment."""
-    return get_settings()
+    """Return the settings from the environment; a bad value exits with what to fix."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"EXPERTLOOP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise fail(f"Invalid settings: {problems}") from None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

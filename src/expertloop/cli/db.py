@@ -38,3 +38,5 @@ def current_cmd() -> None:
     )
     db_rev = ", ".join(sorted(current)) or "empty"
     console.print(f"database: {db_rev}; code: {', '.join(sorted(heads))}; {state}")
+    if current != heads:
+        raise typer.Exit(1)

@@ -21,7 +21,10 @@ def demo(
     serve: bool = typer.Option(True, help="Serve after seeding (--no-serve only prepares)."),
 ) -> None:
     """Create a demo data directory, migrate, seed sample accounts and a project, and serve."""
-    cfg = Settings(env="demo", data_dir=data_dir, base_url=f"http://{host}:{port}")
+    # The demo always uses its own SQLite file, whatever EXPERTLOOP_DATABASE_URL says.
+    cfg = Settings(
+        env="demo", data_dir=data_dir, database_url=None, base_url=f"http://{host}:{port}"
+    )
     engine = make_engine(cfg)
     try:
         with console.status("Preparing the database…"):

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,7 +59,7 @@ def create_app(
         "Authenticate with `Authorization: Bearer <token>` (create one on your account page) "
         "or with the session cookie plus the `X-CSRF-Token` header.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served below from our own static files, not a CDN
         redoc_url=None,
         lifespan=lifespan,
         debug=False,
@@ -75,4 +77,15 @@ def create_app(
     app.include_router(build_api_router())
     app.include_router(build_pages_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="ExpertLoop API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
     return app

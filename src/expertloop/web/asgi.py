@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
 from expertloop.settings import get_settings
@@ -10,4 +12,8 @@ from expertloop.web.app import create_app
 
 def app() -> FastAPI:
     """Build the application from the environment's settings."""
-    return create_app(get_settings())
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    return create_app(settings)

@@ -69,12 +69,16 @@ class SecurityHeadersMiddleware:
 
 
 def client_ip(request: Request, *, trust_forwarded_for: bool) -> str | None:
-    """Return the client's address (first X-Forwarded-For hop only behind a trusted proxy)."""
+    """Return the client's address; behind a trusted proxy, the hop that proxy appended.
+
+    The last X-Forwarded-For entry is the one our proxy wrote; earlier entries come from the
+    client and can be forged.
+    """
     if trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last[:64]
     return request.client.host if request.client else None
 
 

@@ -31,13 +31,39 @@ def test_db_upgrade_users_create_and_list(data_env: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "up to date" in runner.invoke(app, ["db", "current"]).output
 
-    result = runner.invoke(app, ["users", "create", "--email", "ops@ex.expertloop.org",
-                                 "--name", "Ops", "--role", "operator",
-                                 "--password", "operator-pass-1"])
+    result = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--email",
+            "ops@ex.expertloop.org",
+            "--name",
+            "Ops",
+            "--role",
+            "operator",
+            "--password",
+            "operator-pass-1",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["users", "create", "--email", "c@client.example.com",
-                                 "--name", "Cee", "--role", "client",
-                                 "--organisation", "Acme Labs", "--password", "client-pass-12"])
+    result = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--email",
+            "c@client.example.com",
+            "--name",
+            "Cee",
+            "--role",
+            "client",
+            "--organisation",
+            "Acme Labs",
+            "--password",
+            "client-pass-12",
+        ],
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["users", "list", "--json"])
     rows = json.loads(result.output)
@@ -51,18 +77,45 @@ def test_db_upgrade_users_create_and_list(data_env: Path) -> None:
 
 def test_users_create_errors_are_clear(data_env: Path) -> None:
     runner.invoke(app, ["db", "upgrade"])
-    result = runner.invoke(app, ["users", "create", "--email", "x@ex.expertloop.org",
-                                 "--name", "X", "--role", "expert", "--password", "short"])
+    result = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--email",
+            "x@ex.expertloop.org",
+            "--name",
+            "X",
+            "--role",
+            "expert",
+            "--password",
+            "short",
+        ],
+    )
     assert result.exit_code == 1
     assert "at least 10 characters" in result.output
     assert "Traceback" not in result.output
-    result = runner.invoke(app, ["users", "create", "--email", "c@ex.expertloop.org",
-                                 "--name", "C", "--role", "client", "--password", "long-enough-1"])
+    result = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--email",
+            "c@ex.expertloop.org",
+            "--name",
+            "C",
+            "--role",
+            "client",
+            "--password",
+            "long-enough-1",
+        ],
+    )
     assert result.exit_code == 1 and "--organisation" in result.output
 
 
-def test_serve_refuses_schema_behind_and_placeholder_secret(data_env: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_schema_behind_and_placeholder_secret(
+    data_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = runner.invoke(app, ["serve", "--port", "0"])
     assert result.exit_code == 1
     assert "expertloop db upgrade" in result.output

@@ -55,15 +55,20 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_log SET kind = 'tampered'",
-    "DELETE FROM audit_log",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET kind = 'tampered'",
+        "DELETE FROM audit_log",
+    ],
+)
 def test_audit_log_is_append_only(connection: Connection, statement: str) -> None:
     connection.execute(AuditLog.__table__.insert().values(kind="test.event", data={}))
     savepoint = connection.begin_nested()
     with pytest.raises(DBAPIError, match="append-only"):
         connection.execute(text(statement))
     savepoint.rollback()
-    assert connection.execute(text("SELECT count(*) FROM audit_log WHERE kind = 'tampered'")
-                              ).scalar() == 0
+    assert (
+        connection.execute(text("SELECT count(*) FROM audit_log WHERE kind = 'tampered'")).scalar()
+        == 0
+    )

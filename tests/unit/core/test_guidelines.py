@@ -43,8 +43,10 @@ def test_markdown_features() -> None:
 
 
 def test_dangerous_input_is_neutralised() -> None:
-    html = render('<script>alert(1)</script> <img src=x onerror=alert(1)> [a](javascript:x)'
-                  ' <a href="data:text/html,hi">d</a>')
+    html = render(
+        "<script>alert(1)</script> <img src=x onerror=alert(1)> [a](javascript:x)"
+        ' <a href="data:text/html,hi">d</a>'
+    )
     assert {tag for tag, _ in _elements(html)} <= {"p"}
     _assert_inert(html)
 
@@ -54,8 +56,29 @@ def test_any_text_never_yields_active_content(source: str) -> None:
     _assert_inert(render(source))
 
 
-@given(st.lists(st.sampled_from(["<script>", "javascript:", "<img src=x onerror=y>", "[a](",
-                                 ")", "**", "\n", "<", ">", '"', "onload=", "x", "<a href=",
-                                 "data:text/html,", "`"]), max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<script>",
+                "javascript:",
+                "<img src=x onerror=y>",
+                "[a](",
+                ")",
+                "**",
+                "\n",
+                "<",
+                ">",
+                '"',
+                "onload=",
+                "x",
+                "<a href=",
+                "data:text/html,",
+                "`",
+            ]
+        ),
+        max_size=30,
+    )
+)
 def test_hostile_fragments_never_yield_active_content(parts: list[str]) -> None:
     _assert_inert(render("".join(parts)))

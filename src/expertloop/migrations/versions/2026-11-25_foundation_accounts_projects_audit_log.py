@@ -50,6 +50,7 @@ def drop_append_only(table: str) -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
         op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS expertloop_append_only()")
     else:
         for action in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")

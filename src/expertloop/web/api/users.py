@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query
 
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import Role
+from expertloop.accounts.policies import can_manage_users
 from expertloop.accounts.schemas import UserIn, UserOut, UserPatch
+from expertloop.errors import PermissionDenied
 from expertloop.web.api.common import ERRORS, PageOut
 from expertloop.web.deps import DB, CurrentUser, Paging
 
@@ -57,6 +59,8 @@ def get_user(user_id: int, user: CurrentUser, db: DB) -> UserOut:
 def update_user(user_id: int, body: UserPatch, user: CurrentUser, db: DB) -> UserOut:
     """Change a user's role or active state (operators only)."""
     target = users_uc.get_user(session=db, user_id=user_id, actor=user)
+    if not can_manage_users(user):
+        raise PermissionDenied("Only operators change users.")
     if body.role is not None:
         users_uc.change_role(session=db, user=target, role=body.role, actor=user)
     if body.is_active is not None:

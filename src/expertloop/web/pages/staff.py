@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import Role
 from expertloop.accounts.policies import can_manage_users, can_read_audit_log
-from expertloop.errors import NotFound
+from expertloop.errors import PermissionDenied
 from expertloop.events import recent
 from expertloop.web.deps import DB, CurrentUser
 from expertloop.web.templating import render
@@ -29,7 +29,7 @@ def user_list(
 ) -> Response:
     """List users (operators)."""
     if not can_manage_users(user):
-        raise NotFound("Not found.")
+        raise PermissionDenied("Only operators see this page.")
     rows, total = users_uc.list_users(
         session=db, actor=user, role=role, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
@@ -58,6 +58,6 @@ def audit_log(
 ) -> Response:
     """Show the audit log, newest first (operators)."""
     if not can_read_audit_log(user):
-        raise NotFound("Not found.")
+        raise PermissionDenied("Only operators see this page.")
     rows = recent(session=db, limit=PAGE_SIZE, before_id=before_id)
     return render(request, "audit.html", {"events": rows, "page_size": PAGE_SIZE})
