@@ -28,13 +28,18 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 def database_url(tmp_root: Path) -> str:
     """Return the test database URL: PostgreSQL when configured, else a fresh SQLite file."""
-    return os.environ.get("EXPERTLOOP_TEST_DATABASE_URL") or f"sqlite:///{tmp_root / 'test.sqlite3'}"
+    return (
+        os.environ.get("EXPERTLOOP_TEST_DATABASE_URL") or f"sqlite:///{tmp_root / 'test.sqlite3'}"
+    )
 
 
 def make_settings(url: str, tmp_root: Path, **overrides: object) -> Settings:
     """Return test settings for ``url``."""
     values: dict[str, object] = {
-        "env": "test", "database_url": url, "data_dir": tmp_root, "secret_key": TEST_SECRET,
+        "env": "test",
+        "database_url": url,
+        "data_dir": tmp_root,
+        "secret_key": TEST_SECRET,
         "base_url": "http://testserver",
     }
     values.update(overrides)
@@ -69,8 +74,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session_factory(connection: Connection) -> sessionmaker[Session]:
     """Sessions whose commits become savepoints of the test's transaction."""
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                        expire_on_commit=False)
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
 
 
 @pytest.fixture
@@ -110,8 +116,9 @@ class ApiClient:
     def __init__(self, client: TestClient, user: User) -> None:
         self.client = client
         self.user = user
-        response = client.post("/api/v1/auth/login",
-                               json={"email": user.email, "password": PASSWORD})
+        response = client.post(
+            "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+        )
         assert response.status_code == 200, response.text
         self.csrf = response.json()["csrf_token"]
 

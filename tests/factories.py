@@ -24,20 +24,24 @@ def _password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-def make_org(db: Session, kind: OrganisationKind = OrganisationKind.client,
-             name: str | None = None) -> Organisation:
+def make_org(
+    db: Session, kind: OrganisationKind = OrganisationKind.client, name: str | None = None
+) -> Organisation:
     """Create an organisation (there is at most one operator organisation)."""
     if kind == OrganisationKind.operator:
         existing = users_uc.operator_organisation(session=db)
         if existing is not None:
             return existing
-    return users_uc.create_organisation(
-        session=db, name=name or f"Org {next(_seq)}", kind=kind
-    )
+    return users_uc.create_organisation(session=db, name=name or f"Org {next(_seq)}", kind=kind)
 
 
-def make_user(db: Session, role: Role, org: Organisation | None = None,
-              email: str | None = None, name: str | None = None) -> User:
+def make_user(
+    db: Session,
+    role: Role,
+    org: Organisation | None = None,
+    email: str | None = None,
+    name: str | None = None,
+) -> User:
     """Create an active user with the shared test password."""
     if org is None:
         kind = OrganisationKind.client if role == Role.client else OrganisationKind.operator
@@ -55,13 +59,18 @@ def make_user(db: Session, role: Role, org: Organisation | None = None,
     return user
 
 
-def make_project(db: Session, org: Organisation, actor: User | None = None,
-                 name: str | None = None) -> Project:
+def make_project(
+    db: Session, org: Organisation, actor: User | None = None, name: str | None = None
+) -> Project:
     """Create a project for a client organisation."""
     actor = actor or make_user(db, Role.operator)
     return projects_uc.create_project(
-        session=db, actor=actor, organisation_id=org.id, name=name or f"Project {next(_seq)}",
-        domain="finance", guidelines="# Guidelines\n\nBe precise.",
+        session=db,
+        actor=actor,
+        organisation_id=org.id,
+        name=name or f"Project {next(_seq)}",
+        domain="finance",
+        guidelines="# Guidelines\n\nBe precise.",
     )
 
 
@@ -70,8 +79,9 @@ def staff(db: Session, project: Project, user: User, role: StaffRole | None = No
     operator = make_user(db, Role.operator)
     if role is None:
         role = StaffRole.reviewer if user.role == Role.reviewer else StaffRole.expert
-    return projects_uc.staff_user(session=db, actor=operator, project=project,
-                                  user_id=user.id, role=role)
+    return projects_uc.staff_user(
+        session=db, actor=operator, project=project, user_id=user.id, role=role
+    )
 
 
 @dataclass
@@ -102,5 +112,15 @@ def make_world(db: Session) -> World:
     staff(db, project_a, expert_a)
     staff(db, project_a, reviewer_a)
     staff(db, project_b, expert_b)
-    return World(operator, org_a, org_b, client_a, client_b, expert_a, expert_b, reviewer_a,
-                 project_a, project_b)
+    return World(
+        operator,
+        org_a,
+        org_b,
+        client_a,
+        client_b,
+        expert_a,
+        expert_b,
+        reviewer_a,
+        project_a,
+        project_b,
+    )
