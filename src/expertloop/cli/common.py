@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -18,22 +19,22 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def settings() -> Settings:
-    """Return the settings from the environment; a bad value exits with what to fix."""
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error in red and return the Exit to raise."""
+    err_console.print(f"[bold red]Error:[/] {message}")
+    return typer.Exit(code)
+
+
+def settings(**overrides: Any) -> Settings:
+    """Return the settings from the environment (plus overrides); a bad value exits cleanly."""
     try:
-        return get_settings()
+        return Settings(**overrides) if overrides else get_settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"EXPERTLOOP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in exc.errors()
         )
         raise fail(f"Invalid settings: {problems}") from None
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error in red and return the Exit to raise."""
-    err_console.print(f"[bold red]Error:[/] {message}")
-    return typer.Exit(code)
 
 
 @contextmanager

@@ -7,11 +7,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from expertloop.cli.common import console, db_session
+from expertloop.cli.common import console, db_session, settings
 from expertloop.cli.demo_seed import DEMO_LOGINS, seed_demo
 from expertloop.cli.serve import run_server
 from expertloop.db import make_engine, upgrade
-from expertloop.settings import Settings
 
 
 def demo(
@@ -22,7 +21,7 @@ def demo(
 ) -> None:
     """Create a demo data directory, migrate, seed sample accounts and a project, and serve."""
     # The demo always uses its own SQLite file, whatever EXPERTLOOP_DATABASE_URL says.
-    cfg = Settings(
+    cfg = settings(
         env="demo", data_dir=data_dir, database_url=None, base_url=f"http://{host}:{port}"
     )
     engine = make_engine(cfg)
