@@ -179,3 +179,14 @@ def test_logout_page(client: TestClient, db: Session) -> None:
     r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_staff_names_are_for_operators_only(client: TestClient, world: World) -> None:
+    _page_login(client, world.client_a.email)
+    html = client.get(f"/projects/{world.project_a.id}").text
+    assert "1 expert, 1 reviewer staffed." in html
+    assert world.expert_a.email not in html and world.expert_a.name not in html
+    client.cookies.clear()
+    _page_login(client, world.operator.email)
+    html = client.get(f"/projects/{world.project_a.id}").text
+    assert world.expert_a.email in html and world.reviewer_a.name in html

@@ -223,6 +223,14 @@ def set_active(*, session: Session, user: User, active: bool, actor: User | None
     return user
 
 
+def names_by_id(*, session: Session, user_ids: set[int]) -> dict[int, str]:
+    """Return display names for these user ids (trusted callers: operator pages)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}
+
+
 def role_counts(*, session: Session) -> dict[Role, int]:
     """Return how many active users hold each role."""
     rows = session.execute(

@@ -163,6 +163,19 @@ def list_staff(*, session: Session, actor: User, project: Project) -> list[Staff
     return list(session.scalars(query))
 
 
+def staff_people(*, session: Session, actor: User, project: Project) -> list[tuple[Staffing, User]]:
+    """Return staffings with their users' accounts (operators only: expert data is private)."""
+    if not is_operator(actor):
+        raise PermissionDenied("Only operators see who is staffed by name.")
+    query = (
+        select(Staffing, User)
+        .join(User, User.id == Staffing.user_id)
+        .where(Staffing.project_id == project.id)
+        .order_by(Staffing.role, User.name)
+    )
+    return [(staffing, user) for staffing, user in session.execute(query)]
+
+
 def staff_user(
     *, session: Session, actor: User, project: Project, user_id: int, role: StaffRole
 ) -> Staffing:

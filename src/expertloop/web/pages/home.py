@@ -33,5 +33,9 @@ def home(request: Request, auth: MaybeAuth, db: DB) -> Response:
     if user.role == Role.operator:
         context["role_counts"] = users_uc.role_counts(session=db)
         if can_read_audit_log(user):
-            context["events"] = recent(session=db, limit=8)
+            events = recent(session=db, limit=8)
+            context["events"] = events
+            context["actor_names"] = users_uc.names_by_id(
+                session=db, user_ids={e.actor_user_id for e in events if e.actor_user_id}
+            )
     return render(request, f"home/{user.role.value}.html", context)

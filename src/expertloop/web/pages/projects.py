@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -9,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import OrganisationKind, Role
+from expertloop.accounts.policies import is_operator
 from expertloop.errors import ValidationFailed
-from expertloop.projects import policies
 from expertloop.projects import projects as projects_uc
 from expertloop.web.deps import DB, CurrentUser
 from expertloop.web.templating import render
@@ -93,8 +94,14 @@ def project_detail(request: Request, project_id: int, user: CurrentUser, db: DB)
     """Show a project with its rendered guidelines and staff."""
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
     staff = projects_uc.list_staff(session=db, actor=user, project=project)
+    people = (
+        projects_uc.staff_people(session=db, actor=user, project=project)
+        if is_operator(user)
+        else []
+    )
+    counts = Counter(s.role.value for s in staff)
     return render(
         request,
         "projects/detail.html",
-        {"project": project, "staff": staff, "can_edit": policies.can_edit(user, project)},
+        {"project": project, "staff_counts": counts, "people": people},
     )

@@ -60,4 +60,9 @@ def audit_log(
     if not can_read_audit_log(user):
         raise PermissionDenied("Only operators see this page.")
     rows = recent(session=db, limit=PAGE_SIZE, before_id=before_id)
-    return render(request, "audit.html", {"events": rows, "page_size": PAGE_SIZE})
+    names = users_uc.names_by_id(
+        session=db, user_ids={e.actor_user_id for e in rows if e.actor_user_id}
+    )
+    return render(
+        request, "audit.html", {"events": rows, "page_size": PAGE_SIZE, "actor_names": names}
+    )
