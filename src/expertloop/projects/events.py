@@ -31,3 +31,9 @@ class UserStaffed(Event):
 class UserUnstaffed(Event):
     kind: str = field(init=False, default="projects.unstaffed")
     user_id: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetModelsChanged(Event):
+    kind: str = field(init=False, default="projects.target_models_changed")
+    endpoint_ids: tuple[int, ...] = ()

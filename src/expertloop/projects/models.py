@@ -52,3 +52,17 @@ class Staffing(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class TargetModel(Base):
+    """A model endpoint the project's experts may run (the project's allow-list)."""
+
+    __tablename__ = "project_target_models"
+    __table_args__ = (UniqueConstraint("project_id", "endpoint_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("model_endpoints.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from expertloop import __version__
 from expertloop.accounts.login import LoginThrottle
 from expertloop.db import check_schema_current, make_engine, make_session_factory
+from expertloop.llm.hub import ModelHub
 from expertloop.settings import Settings
 from expertloop.web import errors
 from expertloop.web.api import build_router as build_api_router
@@ -49,6 +50,7 @@ def create_app(
             check_schema_current(engine)  # refuses to start on a schema that is behind
         log.info("ExpertLoop %s serving (%s mode)", __version__, settings.env)
         yield
+        await app.state.hub.aclose()
         if engine is not None:
             engine.dispose()
 
@@ -72,6 +74,7 @@ def create_app(
         settings.login_limit_per_address,
     )
     app.state.templates = make_templates(env_name=settings.env)
+    app.state.hub = ModelHub.from_settings(settings)
     errors.install(app)
     app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
     app.include_router(build_api_router())

@@ -14,6 +14,7 @@ from expertloop.accounts.models import ApiToken, Role, User, WebSession
 from expertloop.accounts.sessions import resolve_session
 from expertloop.accounts.tokens import resolve_token
 from expertloop.errors import AuthenticationRequired, PermissionDenied
+from expertloop.llm.hub import ModelHub
 from expertloop.settings import Settings
 from expertloop.web.security import (
     SAFE_METHODS,
@@ -53,7 +54,14 @@ def get_ip(request: Request) -> str | None:
     return client_ip(request, trust_forwarded_for=request.app.state.settings.trust_forwarded_for)
 
 
+def get_hub(request: Request) -> ModelHub:
+    """Return the app's model clients."""
+    hub: ModelHub = request.app.state.hub
+    return hub
+
+
 DB = Annotated[Session, Depends(get_db)]
+Hub = Annotated[ModelHub, Depends(get_hub)]
 IP = Annotated[str | None, Depends(get_ip)]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Throttle = Annotated[LoginThrottle, Depends(get_throttle)]

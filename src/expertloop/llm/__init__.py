@@ -1,0 +1,1 @@
+"""Model connections: one small client interface, lazily imported providers, stored runs."""

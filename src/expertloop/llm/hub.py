@@ -1,0 +1,77 @@
+"""One process's model clients, built once per endpoint version and reused."""
+
+from __future__ import annotations
+
+from expertloop.llm.config import EndpointConfig, Runtime
+from expertloop.llm.interface import GenerationParams, ModelClient
+from expertloop.llm.models import ModelEndpoint
+from expertloop.llm.registry import build_client
+from expertloop.llm.secrets_box import SecretBox
+from expertloop.llm.ssrf import AddressPolicy
+from expertloop.settings import Settings
+
+
+def runtime_from_settings(settings: Settings) -> Runtime:
+    """Return the model-call limits configured in ``settings``."""
+    return Runtime(
+        policy=AddressPolicy.from_settings(
+            settings.allow_private_endpoints, settings.private_endpoint_networks
+        ),
+        connect_timeout=settings.llm_connect_timeout,
+        read_timeout=settings.llm_read_timeout,
+        max_retries=settings.llm_max_retries,
+        retry_base_delay=settings.llm_retry_base_delay,
+        retry_max_delay=settings.llm_retry_max_delay,
+        max_response_bytes=settings.llm_max_response_bytes,
+        local_model_path=settings.local_model_path,
+        local_threads=settings.local_model_threads,
+    )
+
+
+def params_from_dict(values: dict[str, object] | None) -> GenerationParams:
+    """Build generation parameters from a stored or submitted dict (unknown keys ignored)."""
+    values = values or {}
+    known = GenerationParams.__dataclass_fields__
+    return GenerationParams(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+
+
+class ModelHub:
+    """Build clients for endpoints (decrypting keys) and keep them for reuse."""
+
+    def __init__(self, runtime: Runtime, box: SecretBox) -> None:
+        self.runtime = runtime
+        self.box = box
+        self._clients: dict[tuple[int, int], ModelClient] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelHub:
+        """Return a hub for these settings."""
+        return cls(
+            runtime_from_settings(settings), SecretBox(settings.secret_key.get_secret_value())
+        )
+
+    def config_for(self, endpoint: ModelEndpoint) -> EndpointConfig:
+        """Return the provider configuration of an endpoint, key decrypted."""
+        return EndpointConfig(
+            provider=endpoint.provider,
+            model_id=endpoint.model_id,
+            base_url=endpoint.base_url,
+            api_key=self.box.decrypt(endpoint.api_key_encrypted)
+            if endpoint.api_key_encrypted
+            else None,
+            defaults=params_from_dict(endpoint.defaults),
+            options=dict(endpoint.options or {}),
+        )
+
+    def client_for(self, endpoint: ModelEndpoint) -> ModelClient:
+        """Return the (cached) client for this version of the endpoint."""
+        key = (endpoint.id, endpoint.version)
+        if key not in self._clients:
+            self._clients[key] = build_client(self.config_for(endpoint), self.runtime)
+        return self._clients[key]
+
+    async def aclose(self) -> None:
+        """Close every client's connections."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

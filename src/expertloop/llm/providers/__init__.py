@@ -1,0 +1,1 @@
+"""Model providers; imported lazily through ``expertloop.llm.registry``."""

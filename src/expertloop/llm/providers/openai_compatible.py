@@ -1,0 +1,391 @@
+"""Chat completions over HTTP, streaming (SSE) or not: vLLM, Ollama, llama.cpp's server,
+LiteLLM and hosted APIs. Every fault ends as a ``Completion`` with a clear reason; partial text
+is kept; nothing raises to the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from expertloop.llm.config import EndpointConfig, Runtime
+from expertloop.llm.interface import (
+    Completion,
+    ModelClient,
+    ModelRequest,
+    RunStatus,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from expertloop.llm.retry import backoff_delay, is_retryable, retry_after_seconds
+from expertloop.llm.sse import SSEDecoder
+from expertloop.llm.ssrf import UnsafeEndpoint, check_url
+from expertloop.llm.transport import GuardedTransport
+
+_ERROR_BODY_CAP = 16_000
+_MAX_REDIRECTS = 3
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth retrying."""
+
+    def __init__(self, reason: str, upstream: str | None = None, wait: float | None = None):
+        super().__init__(reason)
+        self.reason, self.upstream, self.wait = reason, upstream, wait
+
+
+@dataclass
+class _Attempt:
+    """What one attempt produced so far."""
+
+    text: list[str] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    raw_bytes: int = 0
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    ttft_ms: float | None = None
+    saw_choice: bool = False
+    done: bool = False
+
+
+class OpenAICompatibleClient(ModelClient):
+    """A client for one OpenAI-compatible chat-completions endpoint."""
+
+    def __init__(self, config: EndpointConfig, runtime: Runtime) -> None:
+        check_url(config.base_url)
+        self.config = config
+        self.runtime = runtime
+        self._http = httpx.AsyncClient(
+            transport=GuardedTransport(runtime.policy),
+            timeout=httpx.Timeout(runtime.read_timeout, connect=runtime.connect_timeout),
+            follow_redirects=False,  # followed by hand so that every hop is checked
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- request building -------------------------------------------------------------------
+
+    def _url(self) -> str:
+        base = self.config.base_url.rstrip("/")
+        return base if base.endswith("/chat/completions") else f"{base}/chat/completions"
+
+    def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        params = request.params.merged_over(self.config.defaults)
+        req = ModelRequest(request.messages, params)
+        body: dict[str, Any] = {
+            "model": self.config.model_id,
+            "messages": [{"role": m.role, "content": m.content} for m in req.full_messages()],
+            "stream": stream,
+        }
+        for name in ("temperature", "max_tokens", "seed", "top_p"):
+            value = getattr(params, name)
+            if value is not None:
+                body[name] = value
+        if stream and self.config.options.get("stream_usage", True):
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream, application/json"}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        return headers
+
+    # -- public calls -----------------------------------------------------------------------
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        return self._run(request, stream=True)
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        final: Completion | None = None
+        async for event in self._run(request, stream=False):
+            if isinstance(event, Completion):
+                final = event
+        assert final is not None
+        return final
+
+    # -- the attempt loop -------------------------------------------------------------------
+
+    async def _run(self, request: ModelRequest, *, stream: bool) -> AsyncIterator[StreamEvent]:
+        body = self._body(request, stream=stream)
+        raw_request = {"url": self._url(), "body": body}
+        started = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            state = _Attempt()
+            try:
+                async for delta in self._attempt(body, state, started, stream=stream):
+                    yield delta
+            except _Retry as retry:
+                if attempts > self.runtime.max_retries:
+                    yield self._final(
+                        state,
+                        started,
+                        attempts,
+                        raw_request,
+                        RunStatus.failed,
+                        f"{retry.reason} (gave up after {attempts} attempts)",
+                        retry.upstream,
+                    )
+                    return
+                await asyncio.sleep(
+                    backoff_delay(
+                        attempts,
+                        base=self.runtime.retry_base_delay,
+                        cap=self.runtime.retry_max_delay,
+                        retry_after=retry.wait,
+                    )
+                )
+                continue
+            except _Failed as failed:
+                status = RunStatus.incomplete if failed.partial and state.text else RunStatus.failed
+                yield self._final(
+                    state, started, attempts, raw_request, status, failed.reason, failed.upstream
+                )
+                return
+            yield self._finish(state, started, attempts, raw_request)
+            return
+
+    def _final(
+        self,
+        state: _Attempt,
+        started: float,
+        attempts: int,
+        raw_request: dict[str, Any],
+        status: RunStatus,
+        reason: str | None,
+        upstream: str | None,
+    ) -> Completion:
+        return Completion(
+            text="".join(state.text),
+            status=status,
+            finish_reason=state.finish_reason,
+            usage=state.usage,
+            latency_ms=(time.monotonic() - started) * 1000,
+            ttft_ms=state.ttft_ms,
+            error=reason,
+            upstream_error=upstream,
+            raw_request=raw_request,
+            raw_response=state.events,
+            attempts=attempts,
+        )
+
+    def _finish(
+        self, state: _Attempt, started: float, attempts: int, raw_request: dict[str, Any]
+    ) -> Completion:
+        if not state.saw_choice:
+            return self._final(
+                state,
+                started,
+                attempts,
+                raw_request,
+                RunStatus.failed,
+                "The endpoint returned no choices.",
+                None,
+            )
+        if state.done or state.finish_reason:
+            return self._final(state, started, attempts, raw_request, RunStatus.ok, None, None)
+        return self._final(
+            state,
+            started,
+            attempts,
+            raw_request,
+            RunStatus.incomplete,
+            "The stream ended before the model finished its answer.",
+            None,
+        )
+
+    async def _attempt(
+        self, body: dict[str, Any], state: _Attempt, started: float, *, stream: bool
+    ) -> AsyncIterator[TextDelta]:
+        url = self._url()
+        try:
+            for _hop in range(_MAX_REDIRECTS + 1):
+                async with self._http.stream(
+                    "POST", url, json=body, headers=self._headers()
+                ) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = str(response.url.join(response.headers["location"]))
+                        check_url(url)  # the address is checked when connecting
+                        continue
+                    if response.status_code != 200:
+                        await self._http_error(response)
+                    ctype = response.headers.get("content-type", "")
+                    if "text/event-stream" in ctype:
+                        async for delta in self._read_sse(response, state, started):
+                            yield delta
+                    else:
+                        async for delta in self._read_json(response, state, started):
+                            yield delta
+                    return
+            raise _Failed("The endpoint redirected too many times.")
+        except UnsafeEndpoint as exc:
+            raise _Failed(exc.message) from exc
+        except httpx.TimeoutException as exc:
+            if state.text:
+                raise _Failed(
+                    "The endpoint stopped sending mid-answer (read timeout).", partial=True
+                ) from exc
+            kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+            raise _Retry(f"The endpoint timed out ({kind} timeout).") from exc
+        except httpx.ConnectError as exc:
+            raise _Retry("Could not connect to the endpoint.") from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if state.text:
+                raise _Failed("The connection dropped mid-answer.", partial=True) from exc
+            raise _Retry("The connection to the endpoint dropped.") from exc
+        except httpx.HTTPError as exc:
+            raise _Failed(f"HTTP error talking to the endpoint: {type(exc).__name__}.") from exc
+
+    async def _read_capped(self, response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                return b"".join(chunks)[:cap], True
+        return b"".join(chunks), False
+
+    async def _http_error(self, response: httpx.Response) -> None:
+        raw, _ = await self._read_capped(response, _ERROR_BODY_CAP)
+        text = raw.decode("utf-8", errors="replace")
+        status = response.status_code
+        reason = f"The endpoint answered HTTP {status}."
+        if status in (401, 403):
+            reason = f"The endpoint refused the credentials (HTTP {status}); check the API key."
+        elif status == 429 and "insufficient_quota" in text:
+            reason = "The endpoint's quota is used up (HTTP 429 insufficient_quota)."
+        elif status == 429:
+            reason = "The endpoint is rate limiting (HTTP 429)."
+        if is_retryable(status, text):
+            raise _Retry(
+                reason, upstream=text, wait=retry_after_seconds(response.headers.get("retry-after"))
+            )
+        raise _Failed(reason, upstream=text)
+
+    def _count(self, state: _Attempt, size: int) -> None:
+        state.raw_bytes += size
+        if state.raw_bytes > self.runtime.max_response_bytes:
+            raise _Failed(
+                f"The answer exceeded the size cap of {self.runtime.max_response_bytes} bytes.",
+                partial=True,
+            )
+
+    def _choice(
+        self, state: _Attempt, started: float, choice: dict[str, Any], content: Any
+    ) -> TextDelta | None:
+        state.saw_choice = True
+        if choice.get("finish_reason"):
+            state.finish_reason = str(choice["finish_reason"])
+        if isinstance(content, str) and content:
+            if state.ttft_ms is None:
+                state.ttft_ms = (time.monotonic() - started) * 1000
+            state.text.append(content)
+            return TextDelta(content)
+        return None
+
+    @staticmethod
+    def _usage(state: _Attempt, payload: dict[str, Any]) -> None:
+        usage = payload.get("usage")
+        if isinstance(usage, dict):
+            state.usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+    async def _read_sse(
+        self, response: httpx.Response, state: _Attempt, started: float
+    ) -> AsyncIterator[TextDelta]:
+        decoder = SSEDecoder()
+
+        def handle(data: str) -> TextDelta | None:
+            if data.strip() == "[DONE]":
+                state.done = True
+                return None
+            try:
+                payload = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise _Failed(
+                    "The endpoint sent an event that is not JSON.",
+                    upstream=data[:2000],
+                    partial=True,
+                ) from exc
+            if not isinstance(payload, dict):
+                raise _Failed("The endpoint sent an unexpected event.", partial=True)
+            state.events.append(payload)
+            if "error" in payload:
+                err = payload["error"]
+                message = err.get("message") if isinstance(err, dict) else str(err)
+                raise _Failed(
+                    "The endpoint reported an error mid-stream.",
+                    upstream=str(message)[:_ERROR_BODY_CAP],
+                    partial=True,
+                )
+            self._usage(state, payload)
+            choices = payload.get("choices") or []
+            if not choices:
+                return None
+            choice = choices[0] if isinstance(choices[0], dict) else {}
+            delta = choice.get("delta") or {}
+            return self._choice(state, started, choice, delta.get("content"))
+
+        async for chunk in response.aiter_raw():
+            self._count(state, len(chunk))
+            for data in decoder.feed(chunk):
+                out = handle(data)
+                if out is not None:
+                    yield out
+                if state.done:
+                    return
+        for data in decoder.close():
+            out = handle(data)
+            if out is not None:
+                yield out
+
+    async def _read_json(
+        self, response: httpx.Response, state: _Attempt, started: float
+    ) -> AsyncIterator[TextDelta]:
+        raw, too_big = await self._read_capped(response, self.runtime.max_response_bytes)
+        if too_big:
+            raise _Failed(
+                f"The answer exceeded the size cap of {self.runtime.max_response_bytes} bytes."
+            )
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            looks_html = text.lstrip().lower().startswith(("<!doctype", "<html"))
+            what = "an HTML page" if looks_html else "a body that is not JSON"
+            raise _Failed(
+                f"The endpoint answered with {what}; is the base URL right?", upstream=text[:2000]
+            ) from exc
+        if not isinstance(payload, dict):
+            raise _Failed("The endpoint answered with unexpected JSON.", upstream=text[:2000])
+        state.events.append(payload)
+        if "error" in payload:
+            raise _Failed("The endpoint reported an error.", upstream=text[:_ERROR_BODY_CAP])
+        self._usage(state, payload)
+        choices = payload.get("choices") or []
+        if not choices or not isinstance(choices[0], dict):
+            return
+        choice = choices[0]
+        message = choice.get("message") or {}
+        delta = self._choice(state, started, choice, message.get("content"))
+        state.done = True
+        if delta is not None:
+            yield delta
+
+
+class _Failed(Exception):
+    """Internal: this call failed for good."""
+
+    def __init__(self, reason: str, upstream: str | None = None, *, partial: bool = False):
+        super().__init__(reason)
+        self.reason, self.upstream, self.partial = reason, upstream, partial
