@@ -41,6 +41,11 @@ def make_settings(url: str, tmp_root: Path, **overrides: object) -> Settings:
         "data_dir": tmp_root,
         "secret_key": TEST_SECRET,
         "base_url": "http://testserver",
+        # Model stubs of the tests listen on loopback; nothing else private is allowed.
+        "private_endpoint_networks": ["127.0.0.1/32"],
+        "llm_retry_base_delay": 0.01,
+        "llm_retry_max_delay": 0.1,
+        "llm_read_timeout": 30.0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -132,6 +137,9 @@ class ApiClient:
 
     def post(self, url: str, **kw: object):  # type: ignore[no-untyped-def]
         return self.request("POST", url, **kw)
+
+    def put(self, url: str, **kw: object):  # type: ignore[no-untyped-def]
+        return self.request("PUT", url, **kw)
 
     def patch(self, url: str, **kw: object):  # type: ignore[no-untyped-def]
         return self.request("PATCH", url, **kw)

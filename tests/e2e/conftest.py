@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from expertloop.cli.demo_seed import seed_demo
 from expertloop.db import make_engine, make_session_factory, transaction, upgrade
+from expertloop.llm.hub import ModelHub
 from expertloop.web.app import create_app
 from tests.conftest import make_settings
 
@@ -123,7 +124,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             upgrade(engine)
             with transaction(make_session_factory(engine)) as session:
-                assert seed_demo(session=session), "the fresh e2e database already had users"
+                assert seed_demo(session=session, hub=ModelHub.from_settings(settings)), (
+                    "the fresh e2e database already had users"
+                )
         finally:
             engine.dispose()
 

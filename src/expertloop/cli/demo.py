@@ -11,6 +11,7 @@ from expertloop.cli.common import console, db_session, settings
 from expertloop.cli.demo_seed import DEMO_LOGINS, seed_demo
 from expertloop.cli.serve import run_server
 from expertloop.db import make_engine, upgrade
+from expertloop.llm.hub import ModelHub
 
 
 def demo(
@@ -31,7 +32,7 @@ def demo(
     finally:
         engine.dispose()
     with db_session(cfg) as session:
-        created = seed_demo(session=session)
+        created = seed_demo(session=session, hub=ModelHub.from_settings(cfg))
     console.print("[green]Seeded demo data.[/]" if created else "Demo data already present.")
     table = Table(title="Demo logins")
     for col in ("role", "email", "password"):

@@ -1,5 +1,6 @@
 """Seed a demo instance: an operator, a client organisation with a client user, experts,
-a reviewer and a staffed project. Idempotent: an instance that has users is left alone."""
+a reviewer, the bundled local model and a staffed project that targets it. Idempotent: an
+instance that has users is left alone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import OrganisationKind, Role, User
+from expertloop.llm import endpoints as endpoints_uc
+from expertloop.llm.hub import ModelHub
 from expertloop.projects import projects as projects_uc
+from expertloop.projects import targets
 from expertloop.projects.models import StaffRole
 
 
@@ -54,7 +58,7 @@ Never paste client confidential data into other tools.
 """
 
 
-def seed_demo(*, session: Session) -> bool:
+def seed_demo(*, session: Session, hub: ModelHub) -> bool:
     """Create the demo data; return False when the instance already has users."""
     if session.scalar(select(func.count()).select_from(User)):
         return False
@@ -85,6 +89,17 @@ def seed_demo(*, session: Session) -> bool:
         description="Probe Northwind's finance assistant on budgeting and forecasting tasks.",
         guidelines=GUIDELINES,
     )
+    local = endpoints_uc.add_endpoint(
+        session=session,
+        actor=None,
+        box=hub.box,
+        policy=hub.runtime.policy,
+        name="SmolLM2 135M (local)",
+        provider="local",
+        model_id="SmolLM2-135M-Instruct",
+        defaults={"temperature": 0.2, "max_tokens": 256, "seed": 42},
+    )
+    targets.set_targets(session=session, actor=operator, project=project, endpoint_ids=[local.id])
     for login in DEMO_LOGINS[2:]:
         role = StaffRole.reviewer if login.role == Role.reviewer else StaffRole.expert
         projects_uc.staff_user(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import db, users
+from expertloop.cli import db, models, users
 from expertloop.cli.demo import demo
 from expertloop.cli.serve import serve
 
@@ -18,6 +18,7 @@ app.command("serve")(serve)
 app.command("demo")(demo)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:

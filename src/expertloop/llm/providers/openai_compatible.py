@@ -155,6 +155,12 @@ class OpenAICompatibleClient(ModelClient):
             yield self._finish(state, started, attempts, raw_request)
             return
 
+    def _scrub(self, text: str | None) -> str | None:
+        # An endpoint that echoes the request's headers must not plant the key in our records.
+        if text and self.config.api_key:
+            return text.replace(self.config.api_key, "[redacted]")
+        return text
+
     def _final(
         self,
         state: _Attempt,
@@ -173,7 +179,7 @@ class OpenAICompatibleClient(ModelClient):
             latency_ms=(time.monotonic() - started) * 1000,
             ttft_ms=state.ttft_ms,
             error=reason,
-            upstream_error=upstream,
+            upstream_error=self._scrub(upstream),
             raw_request=raw_request,
             raw_response=state.events,
             attempts=attempts,
