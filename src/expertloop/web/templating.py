@@ -30,6 +30,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Home", "/"),
         NavItem("Projects", "/projects"),
         NavItem("Users", "/users"),
+        NavItem("Models", "/models"),
         NavItem("Audit log", "/audit"),
     ),
     Role.client: (NavItem("Home", "/"), NavItem("Projects", "/projects")),

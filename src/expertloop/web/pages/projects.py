@@ -12,6 +12,9 @@ from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import OrganisationKind, Role
 from expertloop.accounts.policies import is_operator
 from expertloop.errors import ValidationFailed
+from expertloop.llm import endpoints as endpoints_uc
+from expertloop.llm import runs as runs_uc
+from expertloop.projects import policies, targets
 from expertloop.projects import projects as projects_uc
 from expertloop.web.deps import DB, CurrentUser
 from expertloop.web.templating import render
@@ -100,8 +103,28 @@ def project_detail(request: Request, project_id: int, user: CurrentUser, db: DB)
         else []
     )
     counts = Counter(s.role.value for s in staff)
-    return render(
-        request,
-        "projects/detail.html",
-        {"project": project, "staff_counts": counts, "people": people},
-    )
+    can_choose = policies.can_edit(user, project)
+    context = {
+        "project": project,
+        "staff_counts": counts,
+        "people": people,
+        "targets": targets.list_targets(session=db, actor=user, project=project),
+        "can_choose": can_choose,
+        "all_endpoints": endpoints_uc.list_endpoints(session=db) if can_choose else [],
+        "can_run": targets.can_run(db, user, project),
+        "runs": runs_uc.list_runs(session=db, project_id=project.id, limit=10),
+    }
+    return render(request, "projects/detail.html", context)
+
+
+@router.post("/{project_id}/models")
+def project_set_models(
+    project_id: int,
+    user: CurrentUser,
+    db: DB,
+    endpoint_id: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    """Replace the project's target models from the checkbox form."""
+    project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
+    targets.set_targets(session=db, actor=user, project=project, endpoint_ids=endpoint_id or [])
+    return RedirectResponse(f"/projects/{project_id}#models", status_code=303)
