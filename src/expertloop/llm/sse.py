@@ -17,11 +17,18 @@ class SSEDecoder:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._data: list[str] = []
+        self._pending_cr = False
 
     def feed(self, chunk: bytes) -> Iterator[str]:
         """Yield the data of every event completed by ``chunk``."""
-        self._buffer += self._utf8.decode(chunk)
-        self._buffer = self._buffer.replace("\r\n", "\n").replace("\r", "\n")
+        text = self._utf8.decode(chunk)
+        if self._pending_cr:
+            # A CRLF split between chunks: the LF here belongs to the CR already counted.
+            text = text.removeprefix("\n")
+            self._pending_cr = False
+        if text.endswith("\r"):
+            self._pending_cr = True
+        self._buffer += text.replace("\r\n", "\n").replace("\r", "\n")
         while "\n" in self._buffer:
             line, self._buffer = self._buffer.split("\n", 1)
             event = self._line(line)

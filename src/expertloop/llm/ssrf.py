@@ -26,6 +26,7 @@ _EXTRA_BLOCKED: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("192.0.0.0/24"),  # IETF protocol assignments
     ipaddress.ip_network("198.18.0.0/15"),  # benchmarking
     ipaddress.ip_network("64:ff9b::/96"),  # NAT64 can reach IPv4 internals
+    ipaddress.ip_network("2002::/16"),  # 6to4 wraps any IPv4 address, internal ones included
 )
 
 
@@ -53,8 +54,10 @@ class AddressPolicy:
             address = address.ipv4_mapped
         if any(address in net for net in self.allowed_networks if net.version == address.version):
             return True
+        if address.is_multicast or address.is_unspecified:
+            return False
         if self.allow_private:
-            return not (address.is_multicast or address.is_unspecified)
+            return True
         return address.is_global and not any(
             address in net for net in _EXTRA_BLOCKED if net.version == address.version
         )

@@ -214,14 +214,20 @@ class OpenAICompatibleClient(ModelClient):
         self, body: dict[str, Any], state: _Attempt, started: float, *, stream: bool
     ) -> AsyncIterator[TextDelta]:
         url = self._url()
+        origin = _origin(url)
+        headers = self._headers()
         try:
             for _hop in range(_MAX_REDIRECTS + 1):
-                async with self._http.stream(
-                    "POST", url, json=body, headers=self._headers()
-                ) as response:
+                async with self._http.stream("POST", url, json=body, headers=headers) as response:
                     if response.is_redirect and "location" in response.headers:
-                        url = str(response.url.join(response.headers["location"]))
-                        check_url(url)  # the address is checked when connecting
+                        try:
+                            url = str(response.url.join(response.headers["location"]))
+                        except httpx.InvalidURL as exc:
+                            raise _Failed("The endpoint redirected to an invalid URL.") from exc
+                        # The address is checked again when connecting; the key never follows
+                        # a redirect to another origin.
+                        if _origin(url) != origin:
+                            headers = {k: v for k, v in headers.items() if k != "Authorization"}
                         continue
                     if response.status_code != 200:
                         await self._http_error(response)
@@ -335,11 +341,12 @@ class OpenAICompatibleClient(ModelClient):
                     partial=True,
                 )
             self._usage(state, payload)
-            choices = payload.get("choices") or []
-            if not choices:
+            choice = _first_choice(payload)
+            if choice is None:
                 return None
-            choice = choices[0] if isinstance(choices[0], dict) else {}
             delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise _Failed("The endpoint sent an unexpected event.", partial=True)
             return self._choice(state, started, choice, delta.get("content"))
 
         async for chunk in response.aiter_raw():
@@ -378,15 +385,28 @@ class OpenAICompatibleClient(ModelClient):
         if "error" in payload:
             raise _Failed("The endpoint reported an error.", upstream=text[:_ERROR_BODY_CAP])
         self._usage(state, payload)
-        choices = payload.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
+        choice = _first_choice(payload)
+        if choice is None:
             return
-        choice = choices[0]
         message = choice.get("message") or {}
+        if not isinstance(message, dict):
+            raise _Failed("The endpoint answered with unexpected JSON.", upstream=text[:2000])
         delta = self._choice(state, started, choice, message.get("content"))
         state.done = True
         if delta is not None:
             yield delta
+
+
+def _first_choice(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the first choice, None when there is none; refuse a malformed ``choices``."""
+    choices = payload.get("choices") or []
+    if not isinstance(choices, list) or (choices and not isinstance(choices[0], dict)):
+        raise _Failed("The endpoint sent choices in an unexpected shape.", partial=True)
+    return choices[0] if choices else None
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    return check_url(url)
 
 
 class _Failed(Exception):
