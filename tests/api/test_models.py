@@ -226,3 +226,51 @@ def test_removed_endpoint_cannot_run_but_runs_stay(login_as, world: World, stub_
     assert (
         login_as(world.client_a).get(f"/api/v1/projects/{world.project_a.id}/models").json() == []
     )
+
+
+def test_stream_cut_by_the_browser_keeps_the_partial_answer(
+    login_as,
+    world: World,
+    app,
+    db: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    import asyncio
+
+    from expertloop.llm import endpoints as endpoints_uc
+    from expertloop.llm import runs as runs_uc
+    from expertloop.web.api.runs import _stream_events
+
+    hub = app.state.hub
+    endpoint = endpoints_uc.add_endpoint(
+        session=db,
+        actor=None,
+        box=hub.box,
+        policy=hub.runtime.policy,
+        name="Slow script",
+        provider="scripted",
+        model_id="s",
+        options={"delay": 0.01},
+    )
+    run = runs_uc.start_run(
+        session=db,
+        endpoint=endpoint,
+        project_id=world.project_a.id,
+        messages=[{"role": "user", "content": "one two three four"}],
+        params={},
+    )
+    db.commit()
+
+    async def read_two_then_leave() -> list[bytes]:
+        events = _stream_events(app.state.session_factory, hub, endpoint, run, world.expert_a)
+        got = [await events.__anext__(), await events.__anext__(), await events.__anext__()]
+        await events.aclose()  # what Starlette does when the browser disconnects
+        return got
+
+    got = asyncio.run(read_two_then_leave())
+    assert got[0].startswith(b"event: run") and got[1].startswith(b"event: delta")
+    db.expire_all()
+    stored = db.get(ModelRun, run.id)
+    assert stored is not None
+    assert stored.status == "incomplete"
+    assert stored.answer == "Scripted answer"  # the two words that arrived are kept
+    assert "closed before the answer finished" in (stored.error_reason or "")

@@ -156,9 +156,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 # --- Browser -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Headless Chromium from the distribution (CI installs it; a missing one is a failure)."""
+    """Headless Chromium from the distribution (CI installs it; a missing one is a failure).
+
+    Module scope on purpose: Playwright's sync API keeps an event loop running in the main
+    thread while it is started, which would break later tests that call ``asyncio.run``.
+    """
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}. Install the distribution package "

@@ -67,6 +67,10 @@ class ModelHub:
         """Return the (cached) client for this version of the endpoint."""
         key = (endpoint.id, endpoint.version)
         if key not in self._clients:
+            # An edited endpoint gets a new client; the old version's is dropped (its
+            # connections close when it is garbage-collected).
+            for old in [k for k in self._clients if k[0] == endpoint.id]:
+                del self._clients[old]
             self._clients[key] = build_client(self.config_for(endpoint), self.runtime)
         return self._clients[key]
 

@@ -48,6 +48,13 @@ class AddressPolicy:
         """Build the policy from settings values (CIDR strings)."""
         return cls(allow_private, tuple(ipaddress.ip_network(n, strict=False) for n in allowed))
 
+    def is_allowed_text(self, address: str) -> bool:
+        """Tell whether a connection to the textual address ``address`` is allowed."""
+        try:
+            return self.is_allowed(ipaddress.ip_address(address.split("%")[0]))
+        except ValueError:
+            return False
+
     def is_allowed(self, address: IPAddress) -> bool:
         """Tell whether a connection to ``address`` is allowed."""
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from expertloop.llm.config import EndpointConfig, Runtime
 from expertloop.llm.interface import (
@@ -26,10 +27,11 @@ from expertloop.llm.interface import (
 from expertloop.llm.retry import backoff_delay, is_retryable, retry_after_seconds
 from expertloop.llm.sse import SSEDecoder
 from expertloop.llm.ssrf import UnsafeEndpoint, check_url
-from expertloop.llm.transport import GuardedTransport
+from expertloop.llm.transport import SessionPerLoop, check_literal_host
 
 _ERROR_BODY_CAP = 16_000
 _MAX_REDIRECTS = 3
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class _Retry(Exception):
@@ -61,15 +63,14 @@ class OpenAICompatibleClient(ModelClient):
         check_url(config.base_url)
         self.config = config
         self.runtime = runtime
-        self._http = httpx.AsyncClient(
-            transport=GuardedTransport(runtime.policy),
-            timeout=httpx.Timeout(runtime.read_timeout, connect=runtime.connect_timeout),
-            follow_redirects=False,  # followed by hand so that every hop is checked
-            trust_env=False,
+        self._sessions = SessionPerLoop(
+            runtime.policy,
+            connect_timeout=runtime.connect_timeout,
+            read_timeout=runtime.read_timeout,
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._sessions.close()
 
     # -- request building -------------------------------------------------------------------
 
@@ -216,20 +217,25 @@ class OpenAICompatibleClient(ModelClient):
         url = self._url()
         origin = _origin(url)
         headers = self._headers()
+        session = self._sessions.get()
         try:
             for _hop in range(_MAX_REDIRECTS + 1):
-                async with self._http.stream("POST", url, json=body, headers=headers) as response:
-                    if response.is_redirect and "location" in response.headers:
+                _scheme, host, port = check_url(url)
+                await check_literal_host(host, port, self.runtime.policy)
+                async with session.post(
+                    url, json=body, headers=headers, allow_redirects=False
+                ) as response:
+                    if response.status in _REDIRECTS and "location" in response.headers:
                         try:
-                            url = str(response.url.join(response.headers["location"]))
-                        except httpx.InvalidURL as exc:
+                            url = str(response.url.join(URL(response.headers["location"])))
+                        except ValueError as exc:
                             raise _Failed("The endpoint redirected to an invalid URL.") from exc
-                        # The address is checked again when connecting; the key never follows
-                        # a redirect to another origin.
+                        # Every hop is checked again; the key never follows a redirect to
+                        # another origin.
                         if _origin(url) != origin:
                             headers = {k: v for k, v in headers.items() if k != "Authorization"}
                         continue
-                    if response.status_code != 200:
+                    if response.status != 200:
                         await self._http_error(response)
                     ctype = response.headers.get("content-type", "")
                     if "text/event-stream" in ctype:
@@ -242,36 +248,39 @@ class OpenAICompatibleClient(ModelClient):
             raise _Failed("The endpoint redirected too many times.")
         except UnsafeEndpoint as exc:
             raise _Failed(exc.message) from exc
-        except httpx.TimeoutException as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             if state.text:
                 raise _Failed(
                     "The endpoint stopped sending mid-answer (read timeout).", partial=True
                 ) from exc
-            kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+            kind = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read"
             raise _Retry(f"The endpoint timed out ({kind} timeout).") from exc
-        except httpx.ConnectError as exc:
+        except aiohttp.ClientConnectorError as exc:
             raise _Retry("Could not connect to the endpoint.") from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
+                aiohttp.ClientOSError) as exc:  # fmt: skip
             if state.text:
                 raise _Failed("The connection dropped mid-answer.", partial=True) from exc
             raise _Retry("The connection to the endpoint dropped.") from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientResponseError as exc:
+            raise _Retry(f"The endpoint sent a malformed response ({exc.message}).") from exc
+        except aiohttp.ClientError as exc:
             raise _Failed(f"HTTP error talking to the endpoint: {type(exc).__name__}.") from exc
 
-    async def _read_capped(self, response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+    async def _read_capped(self, response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_raw():
+        async for chunk in response.content.iter_any():
             chunks.append(chunk)
             size += len(chunk)
             if size > cap:
                 return b"".join(chunks)[:cap], True
         return b"".join(chunks), False
 
-    async def _http_error(self, response: httpx.Response) -> None:
+    async def _http_error(self, response: aiohttp.ClientResponse) -> None:
         raw, _ = await self._read_capped(response, _ERROR_BODY_CAP)
         text = raw.decode("utf-8", errors="replace")
-        status = response.status_code
+        status = response.status
         reason = f"The endpoint answered HTTP {status}."
         if status in (401, 403):
             reason = f"The endpoint refused the credentials (HTTP {status}); check the API key."
@@ -313,7 +322,7 @@ class OpenAICompatibleClient(ModelClient):
             state.usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
 
     async def _read_sse(
-        self, response: httpx.Response, state: _Attempt, started: float
+        self, response: aiohttp.ClientResponse, state: _Attempt, started: float
     ) -> AsyncIterator[TextDelta]:
         decoder = SSEDecoder()
 
@@ -349,21 +358,32 @@ class OpenAICompatibleClient(ModelClient):
                 raise _Failed("The endpoint sent an unexpected event.", partial=True)
             return self._choice(state, started, choice, delta.get("content"))
 
-        async for chunk in response.aiter_raw():
+        async for chunk in response.content.iter_any():
             self._count(state, len(chunk))
             for data in decoder.feed(chunk):
                 out = handle(data)
                 if out is not None:
                     yield out
                 if state.done:
+                    await self._drain(response, state)
                     return
         for data in decoder.close():
             out = handle(data)
             if out is not None:
                 yield out
 
+    async def _drain(self, response: aiohttp.ClientResponse, state: _Attempt) -> None:
+        """Read what follows [DONE] (usually nothing) so the connection can be reused."""
+        try:
+            async for chunk in response.content.iter_any():
+                state.raw_bytes += len(chunk)
+                if state.raw_bytes > self.runtime.max_response_bytes:
+                    return  # the connection is closed instead of reused; the answer is complete
+        except (aiohttp.ClientError, TimeoutError):
+            return
+
     async def _read_json(
-        self, response: httpx.Response, state: _Attempt, started: float
+        self, response: aiohttp.ClientResponse, state: _Attempt, started: float
     ) -> AsyncIterator[TextDelta]:
         raw, too_big = await self._read_capped(response, self.runtime.max_response_bytes)
         if too_big:
