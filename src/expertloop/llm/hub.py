@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
+from expertloop.llm.batch import run_batch
 from expertloop.llm.config import EndpointConfig, Runtime
-from expertloop.llm.interface import GenerationParams, ModelClient
+from expertloop.llm.interface import Completion, GenerationParams, ModelClient, ModelRequest
 from expertloop.llm.models import ModelEndpoint
 from expertloop.llm.registry import build_client
 from expertloop.llm.secrets_box import SecretBox
@@ -73,6 +76,23 @@ class ModelHub:
                 del self._clients[old]
             self._clients[key] = build_client(self.config_for(endpoint), self.runtime)
         return self._clients[key]
+
+    async def run_batch(
+        self,
+        endpoint: ModelEndpoint,
+        requests: Sequence[ModelRequest],
+        *,
+        concurrency: int = 8,
+        on_done: Callable[[int, Completion], Awaitable[None] | None] | None = None,
+    ) -> list[Completion]:
+        """Run many requests on one endpoint within its configured rate limit."""
+        return await run_batch(
+            self.client_for(endpoint),
+            requests,
+            concurrency=concurrency,
+            rate_per_second=endpoint.rate_limit_per_second,
+            on_done=on_done,
+        )
 
     async def aclose(self) -> None:
         """Close every client's connections."""

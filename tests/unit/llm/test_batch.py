@@ -140,3 +140,35 @@ def test_no_rate_limit_starts_at_once() -> None:
 
 def test_empty_batch() -> None:
     assert run(run_batch(scripted(), [])) == []
+
+
+def test_hub_batch_uses_the_endpoints_rate_limit() -> None:
+    import time
+
+    from expertloop.llm.hub import ModelHub
+    from expertloop.llm.models import ModelEndpoint
+    from expertloop.settings import Settings
+
+    hub = ModelHub.from_settings(Settings(env="test"))
+    endpoint = ModelEndpoint(
+        id=1,
+        version=1,
+        name="s",
+        provider="scripted",
+        model_id="s",
+        base_url="",
+        defaults={},
+        options={},
+        rate_limit_per_second=40.0,
+    )
+    requests = [ModelRequest((ChatMessage("user", f"q{i}"),)) for i in range(9)]
+
+    async def go() -> list[str]:
+        started = time.monotonic()
+        done = await hub.run_batch(endpoint, requests, concurrency=9)
+        elapsed = time.monotonic() - started
+        assert elapsed >= 0.19  # 9 starts at 40/s: the last starts 8 x 25 ms after the first
+        return [c.text for c in done]
+
+    texts = asyncio.run(go())
+    assert texts == [f"Scripted answer to: q{i}" for i in range(9)]

@@ -50,6 +50,7 @@ def models_add(
     api_key: Annotated[str, Form(max_length=2000)] = "",
     temperature: Annotated[str, Form(max_length=10)] = "",
     max_tokens: Annotated[str, Form(max_length=10)] = "",
+    seed: Annotated[str, Form(max_length=20)] = "",
     system_prompt: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     """Add an endpoint, or show the form again with the reason (the key is never echoed)."""
@@ -61,17 +62,19 @@ def models_add(
         "model_id": model_id,
         "temperature": temperature,
         "max_tokens": max_tokens,
+        "seed": seed,
         "system_prompt": system_prompt,
     }
     try:
         defaults = {
             "temperature": float(temperature) if temperature.strip() else None,
             "max_tokens": int(max_tokens) if max_tokens.strip() else None,
+            "seed": int(seed) if seed.strip() else None,
             "system_prompt": system_prompt or None,
         }
     except ValueError:
         return _page(
-            request, db, 422, form=form, error="Temperature and max tokens must be numbers."
+            request, db, 422, form=form, error="Temperature, max tokens and seed must be numbers."
         )
     try:
         endpoints_uc.add_endpoint(
