@@ -5,11 +5,12 @@ Every field is documented here and in ``docs/configuration.md``; a test fails wh
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from expertloop.errors import ConfigurationError
@@ -123,6 +124,16 @@ class Settings(BaseSettings):
         ge=1,
         description="CPU threads for the local model (default: llama.cpp's choice).",
     )
+
+    @field_validator("private_endpoint_networks")
+    @classmethod
+    def _valid_networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not a CIDR network such as 10.0.0.0/8") from exc
+        return networks
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

@@ -274,3 +274,57 @@ def test_stream_cut_by_the_browser_keeps_the_partial_answer(
     assert stored.status == "incomplete"
     assert stored.answer == "Scripted answer"  # the two words that arrived are kept
     assert "closed before the answer finished" in (stored.error_reason or "")
+
+
+def test_target_list_hides_endpoint_details_from_non_operators(
+    login_as,
+    world: World,
+    stub_url: str,  # type: ignore[no-untyped-def]
+) -> None:
+    _setup_project_model(login_as, world, stub_url, defaults={"system_prompt": "secret sauce"})
+    url = f"/api/v1/projects/{world.project_a.id}/models"
+    for viewer in (world.client_a, world.expert_a):
+        listed = login_as(viewer).get(url).json()
+        assert set(listed[0]) == {"id", "name", "provider", "model_id"}
+        assert "secret sauce" not in str(listed) and stub_url not in str(listed)
+    assert login_as(world.operator).get(url).json()[0]["base_url"] == stub_url
+
+
+def test_rename_to_a_taken_name_is_a_conflict(login_as, world: World, stub_url: str) -> None:  # type: ignore[no-untyped-def]
+    ops = login_as(world.operator)
+    _add(ops, base_url=stub_url, name="First")
+    second = _add(ops, base_url=stub_url, name="Second").json()
+    r = ops.patch(f"/api/v1/models/{second['id']}", json={"version": 1, "name": "First"})
+    assert r.status_code == 409
+
+
+def test_endpoint_that_cannot_be_built_fails_the_run_cleanly(
+    login_as,
+    world: World,
+    stub_url: str,
+    db: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    endpoint_id = _setup_project_model(login_as, world, stub_url)
+    # Simulate a rotated secret key: the stored ciphertext no longer decrypts.
+    db.execute(
+        text(
+            "UPDATE model_endpoints SET api_key_encrypted = 'not-a-valid-token', "
+            "version = version + 1 WHERE id = :i"
+        ),
+        {"i": endpoint_id},
+    )
+    db.commit()
+    expert = login_as(world.expert_a)
+    body = {"endpoint_id": endpoint_id, "messages": [{"role": "user", "content": "x"}]}
+    run = expert.post(f"/api/v1/projects/{world.project_a.id}/runs", json=body)
+    assert run.status_code == 201
+    assert run.json()["status"] == "failed"
+    assert "EXPERTLOOP_SECRET_KEY" in run.json()["error_reason"]
+    with expert.client.stream(
+        "POST",
+        f"/api/v1/projects/{world.project_a.id}/runs/stream",
+        json=body,
+        headers={"X-CSRF-Token": expert.csrf},
+    ) as response:
+        events = _sse(response)
+    assert events[-1][0] == "done" and events[-1][1]["status"] == "failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 
 from fastapi.testclient import TestClient
@@ -190,3 +191,14 @@ def test_staff_names_are_for_operators_only(client: TestClient, world: World) ->
     _page_login(client, world.operator.email)
     html = client.get(f"/projects/{world.project_a.id}").text
     assert world.expert_a.email in html and world.reviewer_a.name in html
+
+
+def test_project_page_title_is_just_the_name(client: TestClient, world: World) -> None:
+    _page_login(client, world.expert_a.email)
+    html = client.get(f"/projects/{world.project_a.id}").text
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert (
+        title
+        and html_lib.unescape(title.group(1)).strip() == f"{world.project_a.name} · ExpertLoop"
+    )
+    assert html.count('id="models"') == 1

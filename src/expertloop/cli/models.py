@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expertloop.cli.common import console, db_session, fail, settings
+from expertloop.errors import ConfigurationError
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm.hub import ModelHub
 from expertloop.llm.interface import (
@@ -22,6 +23,16 @@ from expertloop.llm.interface import (
     TextDelta,
 )
 from expertloop.llm.registry import PROVIDERS
+from expertloop.settings import Settings
+
+
+def checked(cfg: Settings) -> None:
+    """Refuse to encrypt or decrypt keys under unsafe settings (the placeholder secret)."""
+    try:
+        cfg.check_startable()
+    except ConfigurationError as exc:
+        raise fail(exc.message) from None
+
 
 app = typer.Typer(help="Model endpoints (operators).", no_args_is_help=True)
 
@@ -51,6 +62,7 @@ def add(
     elif ask_key:
         api_key = typer.prompt("API key", hide_input=True)
     cfg = settings()
+    checked(cfg)
     hub = ModelHub.from_settings(cfg)
     with db_session(cfg) as session:
         endpoint = endpoints_uc.add_endpoint(
@@ -117,6 +129,7 @@ def test(
 ) -> None:
     """Send a prompt and stream the answer, with timings."""
     cfg = settings()
+    checked(cfg)
     hub = ModelHub.from_settings(cfg)
     with db_session(cfg) as session:
         row = endpoints_uc.find_endpoint(session=session, name_or_id=endpoint)

@@ -132,6 +132,13 @@ def update_endpoint(
             check_endpoint_url_sync(changes["base_url"], policy)
         endpoint.base_url = changes["base_url"].strip()
         changed.append("base_url")
+    new_name = changes.get("name")
+    if new_name is not None and new_name.strip() != endpoint.name:
+        taken = select(ModelEndpoint.id).where(
+            ModelEndpoint.name == new_name.strip(), ModelEndpoint.id != endpoint.id
+        )
+        if session.scalar(taken):
+            raise Conflict(f"An endpoint named {new_name.strip()!r} already exists.")
     for key in ("name", "model_id"):
         if changes.get(key) is not None:
             setattr(endpoint, key, str(changes[key]).strip())

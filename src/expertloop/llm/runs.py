@@ -8,9 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from expertloop.errors import NotFound
+from expertloop.errors import ExpertLoopError, NotFound
 from expertloop.llm.hub import ModelHub, params_from_dict
-from expertloop.llm.interface import ChatMessage, Completion, ModelRequest, StreamEvent
+from expertloop.llm.interface import (
+    ChatMessage,
+    Completion,
+    ModelRequest,
+    RunStatus,
+    StreamEvent,
+)
 from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.types import utcnow
 
@@ -19,7 +25,7 @@ _RAW_EVENTS_CAP = 2000
 
 
 def request_of(run: ModelRun) -> ModelRequest:
-    """Rebuild the exact request a run sent (used to replay it)."""
+    """Rebuild a run's messages and parameters (replays use the endpoint's current defaults)."""
     return ModelRequest(
         tuple(ChatMessage(m["role"], m["content"]) for m in run.messages),
         params_from_dict(run.params),
@@ -82,14 +88,27 @@ async def stream_model(
     hub: ModelHub, endpoint: ModelEndpoint, run: ModelRun
 ) -> AsyncGenerator[StreamEvent, None]:
     """Stream the model's answer for a started run (no database work here)."""
-    client = hub.client_for(endpoint)
+    try:
+        client = hub.client_for(endpoint)
+    except ExpertLoopError as exc:
+        yield _unusable(exc)
+        return
     async for event in client.stream(request_of(run)):
         yield event
 
 
 async def call_model(hub: ModelHub, endpoint: ModelEndpoint, run: ModelRun) -> Completion:
     """Return the model's whole answer for a started run (no database work here)."""
-    return await hub.client_for(endpoint).complete(request_of(run))
+    try:
+        client = hub.client_for(endpoint)
+    except ExpertLoopError as exc:
+        return _unusable(exc)
+    return await client.complete(request_of(run))
+
+
+def _unusable(exc: ExpertLoopError) -> Completion:
+    # The endpoint cannot be called at all (key undecryptable, local model missing, …).
+    return Completion(text="", status=RunStatus.failed, error=exc.message, attempts=0)
 
 
 def list_runs(

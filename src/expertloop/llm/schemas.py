@@ -37,14 +37,21 @@ class EndpointPatch(BaseModel):
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=10_000)
 
 
-class EndpointOut(BaseModel):
+class EndpointPublicOut(BaseModel):
+    """What non-operators see of an endpoint: no URL, defaults or system prompt."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
     name: str
     provider: str
-    base_url: str
     model_id: str
+
+
+class EndpointOut(EndpointPublicOut):
+    """What operators see: everything but the key."""
+
+    base_url: str
     has_api_key: bool
     defaults: dict[str, Any]
     rate_limit_per_second: float | None

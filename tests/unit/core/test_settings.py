@@ -50,3 +50,11 @@ def test_every_setting_is_documented() -> None:
     assert not missing, f"undocumented settings in docs/configuration.md: {sorted(missing)}"
     for name, field in Settings.model_fields.items():
         assert field.description, f"setting {name} has no description"
+
+
+def test_private_networks_must_be_cidrs() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="not a CIDR"):
+        Settings(private_endpoint_networks=["10.0.0.0/8", "intranet"])
+    assert Settings(private_endpoint_networks=["10.1.2.3/32"]).private_endpoint_networks

@@ -263,6 +263,10 @@ class OpenAICompatibleClient(ModelClient):
                 raise _Failed("The connection dropped mid-answer.", partial=True) from exc
             raise _Retry("The connection to the endpoint dropped.") from exc
         except aiohttp.ClientResponseError as exc:
+            if state.text:  # a retry would send the same deltas twice
+                raise _Failed(
+                    "The endpoint sent a malformed response mid-answer.", partial=True
+                ) from exc
             raise _Retry(f"The endpoint sent a malformed response ({exc.message}).") from exc
         except aiohttp.ClientError as exc:
             raise _Failed(f"HTTP error talking to the endpoint: {type(exc).__name__}.") from exc

@@ -4,31 +4,25 @@ from __future__ import annotations
 
 import anyio.from_thread
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
 
 from expertloop.accounts.models import Role
 from expertloop.errors import PermissionDenied
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm.interface import ChatMessage, GenerationParams, ModelRequest
 from expertloop.llm.policies import can_manage_endpoints
-from expertloop.llm.schemas import EndpointIn, EndpointOut, EndpointPatch, EndpointTestOut
+from expertloop.llm.schemas import (
+    EndpointIn,
+    EndpointOut,
+    EndpointPatch,
+    EndpointPublicOut,
+    EndpointTestOut,
+)
 from expertloop.web.api.common import ERRORS
 from expertloop.web.deps import DB, CurrentUser, Hub
 
 router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
 
 TEST_PROMPT = "Reply with the single word: ready"
-
-
-class EndpointPublicOut(BaseModel):
-    """What clients see of an endpoint when choosing target models."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    provider: str
-    model_id: str
 
 
 def _require_operator(user: CurrentUser) -> None:

@@ -21,8 +21,8 @@ from expertloop.llm import runs as runs_uc
 from expertloop.llm.hub import ModelHub
 from expertloop.llm.interface import Completion, RunStatus, TextDelta
 from expertloop.llm.models import ModelEndpoint, ModelRun
-from expertloop.llm.policies import can_see_upstream_errors
-from expertloop.llm.schemas import EndpointOut, RunIn, RunOut
+from expertloop.llm.policies import can_manage_endpoints, can_see_upstream_errors
+from expertloop.llm.schemas import EndpointOut, EndpointPublicOut, RunIn, RunOut
 from expertloop.projects import projects as projects_uc
 from expertloop.projects import targets
 from expertloop.web.api.common import ERRORS
@@ -43,24 +43,28 @@ def run_out(run: ModelRun, viewer: User) -> RunOut:
     return out
 
 
-@router.get("/projects/{project_id}/models", response_model=list[EndpointOut])
-def list_targets(project_id: int, user: CurrentUser, db: DB) -> list[EndpointOut]:
-    """List the project's target models."""
+def _endpoints_out(rows: list[ModelEndpoint], viewer: User) -> list[EndpointPublicOut]:
+    shape = EndpointOut if can_manage_endpoints(viewer) else EndpointPublicOut
+    return [shape.model_validate(e) for e in rows]
+
+
+@router.get("/projects/{project_id}/models", response_model=list[EndpointOut | EndpointPublicOut])
+def list_targets(project_id: int, user: CurrentUser, db: DB) -> list[EndpointPublicOut]:
+    """List the project's target models (operators see the endpoint details)."""
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
-    return [
-        EndpointOut.model_validate(e)
-        for e in targets.list_targets(session=db, actor=user, project=project)
-    ]
+    return _endpoints_out(targets.list_targets(session=db, actor=user, project=project), user)
 
 
-@router.put("/projects/{project_id}/models", response_model=list[EndpointOut])
-def set_targets(project_id: int, body: TargetsIn, user: CurrentUser, db: DB) -> list[EndpointOut]:
+@router.put("/projects/{project_id}/models", response_model=list[EndpointOut | EndpointPublicOut])
+def set_targets(
+    project_id: int, body: TargetsIn, user: CurrentUser, db: DB
+) -> list[EndpointPublicOut]:
     """Replace the project's target models (its client organisation or an operator)."""
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
     rows = targets.set_targets(
         session=db, actor=user, project=project, endpoint_ids=body.endpoint_ids
     )
-    return [EndpointOut.model_validate(e) for e in rows]
+    return _endpoints_out(rows, user)
 
 
 def _start(db: Session, user: User, project_id: int, body: RunIn) -> tuple[ModelRun, ModelEndpoint]:
@@ -170,7 +174,7 @@ def get_run(run_id: int, user: CurrentUser, db: DB) -> RunOut:
 
 @router.post("/runs/{run_id}/replay", response_model=RunOut, status_code=201)
 def replay_run(run_id: int, user: CurrentUser, db: DB, hub: Hub) -> RunOut:
-    """Send a stored run's exact request again; the new run links to the old one."""
+    """Send a stored run's messages and parameters again; the new run links to the old one."""
     original = targets.get_run(session=db, actor=user, run_id=run_id)
     assert original.project_id is not None
     _project, endpoint = targets.authorize_run(
