@@ -5,6 +5,7 @@ blocks, with requests served first come, first served."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -50,6 +51,13 @@ def _worker() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="expertloop-local-llm")
 
 
+def _close_all() -> None:
+    with _load_lock:
+        for model in _models.values():
+            model.close()
+        _models.clear()
+
+
 def load_model(path: Path, n_ctx: int, n_threads: int | None) -> Any:
     """Load the model once per process (thread-safe) and return it."""
     key = (str(path), n_ctx, n_threads)
@@ -57,6 +65,10 @@ def load_model(path: Path, n_ctx: int, n_threads: int | None) -> Any:
         if key not in _models:
             from llama_cpp import Llama  # heavy native library: imported on first use only
 
+            if not _models:
+                # Free the native models before the interpreter tears down the library they
+                # live in (otherwise llama.cpp prints a traceback at exit).
+                atexit.register(_close_all)
             _models[key] = Llama(
                 model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0
             )
