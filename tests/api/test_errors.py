@@ -82,3 +82,35 @@ def test_api_explorer_is_served_locally(client: TestClient) -> None:
     assert "/static/vendor/swagger-ui-bundle.js" in page.text
     assert "cdn." not in page.text
     assert client.get("/static/vendor/swagger-ui-bundle.js").status_code == 200
+
+
+def test_the_transaction_commits_before_the_response_starts(app: FastAPI, login_as, world) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    order: list[str] = []
+
+    def committed(_session: Session) -> None:
+        order.append("commit")
+
+    event.listen(Session, "after_commit", committed)
+    api = login_as(world.client_a)  # builds the middleware stack
+    inner = app.middleware_stack
+
+    async def spy(scope, receive, send):  # type: ignore[no-untyped-def]
+        async def wrapped(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                order.append("response")
+            await send(message)
+
+        await inner(scope, receive, wrapped)
+
+    app.middleware_stack = spy
+    try:
+        order.clear()
+        r = api.post("/api/v1/projects", json={"name": "Committed first"})
+    finally:
+        app.middleware_stack = inner
+        event.remove(Session, "after_commit", committed)
+    assert r.status_code == 201
+    assert "commit" in order and order.index("commit") < order.index("response")

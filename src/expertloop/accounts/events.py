@@ -67,3 +67,8 @@ class RoleChanged(Event):
 @dataclass(frozen=True, kw_only=True)
 class UserDeactivated(Event):
     kind: str = field(init=False, default="accounts.user_deactivated")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserReactivated(Event):
+    kind: str = field(init=False, default="accounts.user_reactivated")

@@ -211,15 +211,16 @@ def set_active(*, session: Session, user: User, active: bool, actor: User | None
     session.flush()
     if not active:
         revoke_all_sessions(session=session, user=user)
-        emit(
-            events.UserDeactivated(
-                actor_user_id=actor.id if actor else None,
-                organisation_id=user.organisation_id,
-                subject_type="user",
-                subject_id=str(user.id),
-            ),
-            session=session,
-        )
+    event = events.UserReactivated if active else events.UserDeactivated
+    emit(
+        event(
+            actor_user_id=actor.id if actor else None,
+            organisation_id=user.organisation_id,
+            subject_type="user",
+            subject_id=str(user.id),
+        ),
+        session=session,
+    )
     return user
 
 

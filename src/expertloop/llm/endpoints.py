@@ -140,6 +140,8 @@ def update_endpoint(
         if session.scalar(taken):
             raise Conflict(f"An endpoint named {new_name.strip()!r} already exists.")
     for key in ("name", "model_id"):
+        if changes.get(key) is not None and not str(changes[key]).strip():
+            raise ValidationFailed("Name and model id must not be empty.")
         if changes.get(key) is not None:
             setattr(endpoint, key, str(changes[key]).strip())
             changed.append(key)

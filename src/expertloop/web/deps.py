@@ -13,6 +13,7 @@ from expertloop.accounts.login import LoginThrottle
 from expertloop.accounts.models import ApiToken, Role, User, WebSession
 from expertloop.accounts.sessions import resolve_session
 from expertloop.accounts.tokens import resolve_token
+from expertloop.db import transaction
 from expertloop.errors import AuthenticationRequired, PermissionDenied
 from expertloop.llm.hub import ModelHub
 from expertloop.settings import Settings
@@ -34,13 +35,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 def get_db(request: Request) -> Iterator[Session]:
     """Yield the request's session; commit when the handler succeeds, else roll back."""
-    with request.app.state.session_factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with transaction(request.app.state.session_factory) as session:
+        yield session
 
 
 def get_throttle(request: Request) -> LoginThrottle:
@@ -60,7 +56,9 @@ def get_hub(request: Request) -> ModelHub:
     return hub
 
 
-DB = Annotated[Session, Depends(get_db)]
+# scope="function": the commit happens before the response is sent, so a client that follows a
+# redirect sees the change, and a failed commit is reported instead of a false success.
+DB = Annotated[Session, Depends(get_db, scope="function")]
 Hub = Annotated[ModelHub, Depends(get_hub)]
 IP = Annotated[str | None, Depends(get_ip)]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]

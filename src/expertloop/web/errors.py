@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from expertloop import errors
@@ -145,9 +146,16 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def integrity_error(request: Request, exc: Exception) -> Response:
+    """A uniqueness race lost at the database: the same answer as the domain's own check."""
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return _render(request, 409, "conflict", "This conflicts with something that already exists.")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(errors.ExpertLoopError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(Exception, unexpected_error)

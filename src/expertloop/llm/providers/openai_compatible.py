@@ -379,12 +379,15 @@ class OpenAICompatibleClient(ModelClient):
     async def _drain(self, response: aiohttp.ClientResponse, state: _Attempt) -> None:
         """Read what follows [DONE] (usually nothing) so the connection can be reused."""
         try:
-            async for chunk in response.content.iter_any():
-                state.raw_bytes += len(chunk)
-                if state.raw_bytes > self.runtime.max_response_bytes:
-                    return  # the connection is closed instead of reused; the answer is complete
+            async with asyncio.timeout(1.0):  # never hold a finished answer back for long
+                async for chunk in response.content.iter_any():
+                    state.raw_bytes += len(chunk)
+                    if state.raw_bytes > self.runtime.max_response_bytes:
+                        break
         except (aiohttp.ClientError, TimeoutError):
-            return
+            pass
+        if not response.content.at_eof():
+            response.close()  # the connection is dropped instead of reused
 
     async def _read_json(
         self, response: aiohttp.ClientResponse, state: _Attempt, started: float
