@@ -60,6 +60,20 @@ def _project(w: World) -> list[Probe]:
         Probe("POST", f"/api/v1/projects/{p}/staff", {"user_id": w.expert_a.id, "role": "expert"}),
         Probe("DELETE", f"/api/v1/projects/{p}/staff/{w.expert_b.id}"),
         Probe("GET", f"/projects/{p}"),
+        Probe("POST", f"/projects/{p}/models", None),
+        Probe("GET", f"/api/v1/projects/{p}/models"),
+        Probe("PUT", f"/api/v1/projects/{p}/models", {"endpoint_ids": []}),
+        Probe("GET", f"/api/v1/projects/{p}/runs"),
+        Probe(
+            "POST",
+            f"/api/v1/projects/{p}/runs",
+            {"endpoint_id": 1, "messages": [{"role": "user", "content": "x"}]},
+        ),
+        Probe(
+            "POST",
+            f"/api/v1/projects/{p}/runs/stream",
+            {"endpoint_id": 1, "messages": [{"role": "user", "content": "x"}]},
+        ),
     ]
 
 
@@ -67,3 +81,12 @@ def _project(w: World) -> list[Probe]:
 def _token(w: World) -> list[Probe]:
     # The token id is filled in by the test (B's client creates one first).
     return [Probe("DELETE", "/api/v1/tokens/{b_token_id}")]
+
+
+@isolation_case("model_run")
+def _run(w: World) -> list[Probe]:
+    # The run id is filled in by the test (B's expert runs a model first).
+    return [
+        Probe("GET", "/api/v1/runs/{b_run_id}"),
+        Probe("POST", "/api/v1/runs/{b_run_id}/replay"),
+    ]

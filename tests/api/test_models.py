@@ -328,3 +328,27 @@ def test_endpoint_that_cannot_be_built_fails_the_run_cleanly(
     ) as response:
         events = _sse(response)
     assert events[-1][0] == "done" and events[-1][1]["status"] == "failed"
+
+
+def test_a_clients_own_model_is_invisible_to_other_clients(
+    login_as,
+    world: World,
+    stub_url: str,  # type: ignore[no-untyped-def]
+) -> None:
+    ops = login_as(world.operator)
+    own = _add(ops, base_url=stub_url, name="B checkpoint", organisation_id=world.org_b.id)
+    assert own.status_code == 201 and own.json()["organisation_id"] == world.org_b.id
+    shared = _add(ops, base_url=stub_url, name="Shared").json()
+    names_a = {e["name"] for e in login_as(world.client_a).get("/api/v1/models").json()}
+    names_b = {e["name"] for e in login_as(world.client_b).get("/api/v1/models").json()}
+    assert names_a == {"Shared"} and names_b == {"Shared", "B checkpoint"}
+    # Client A cannot make B's model a target, not even an operator can for A's project.
+    url = f"/api/v1/projects/{world.project_a.id}/models"
+    for who in (world.client_a, world.operator):
+        r = login_as(who).put(url, json={"endpoint_ids": [own.json()["id"]]})
+        assert r.status_code == 422
+    ok = login_as(world.client_a).put(url, json={"endpoint_ids": [shared["id"]]})
+    assert ok.status_code == 200
+    # An endpoint cannot belong to the operator's organisation.
+    bad = _add(ops, base_url=stub_url, name="X", organisation_id=world.operator.organisation_id)
+    assert bad.status_code == 422

@@ -245,3 +245,11 @@ def role_counts(*, session: Session) -> dict[Role, int]:
 def list_organisations_all(*, session: Session) -> list[Organisation]:
     """Return every organisation (trusted callers: CLI, seed)."""
     return list(session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def find_organisation(*, session: Session, slug_or_name: str) -> Organisation | None:
+    """Return the organisation with this slug or exact name (trusted callers: CLI)."""
+    query = select(Organisation).where(
+        (Organisation.slug == slug_or_name) | (Organisation.name == slug_or_name)
+    )
+    return session.scalars(query).first()

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from expertloop.accounts.users import find_organisation
 from expertloop.cli.common import console, db_session, fail, settings
 from expertloop.errors import ConfigurationError
 from expertloop.llm import endpoints as endpoints_uc
@@ -52,6 +53,9 @@ def add(
     seed: int | None = typer.Option(None),
     system_prompt: str | None = typer.Option(None),
     rate_limit: float | None = typer.Option(None, help="Calls per second for batch work."),
+    organisation: str = typer.Option(
+        "", help="Client organisation (slug or name) whose own model this is; default: shared."
+    ),
 ) -> None:
     """Connect a model endpoint (its URL must pass the address policy)."""
     api_key = None
@@ -65,6 +69,12 @@ def add(
     checked(cfg)
     hub = ModelHub.from_settings(cfg)
     with db_session(cfg) as session:
+        org_id = None
+        if organisation:
+            org = find_organisation(session=session, slug_or_name=organisation)
+            if org is None:
+                raise fail(f"No organisation {organisation!r}.")
+            org_id = org.id
         endpoint = endpoints_uc.add_endpoint(
             session=session,
             actor=None,
@@ -82,6 +92,7 @@ def add(
                 "system_prompt": system_prompt,
             },
             rate_limit_per_second=rate_limit,
+            organisation_id=org_id,
         )
         console.print(f"[green]Added[/] model endpoint #{endpoint.id} {endpoint.name}.")
 

@@ -30,14 +30,7 @@ def create(
     with db_session() as session:
         org: Organisation | None
         if organisation:
-            org = next(
-                (
-                    o
-                    for o in users_uc.list_organisations_all(session=session)
-                    if organisation in (o.slug, o.name)
-                ),
-                None,
-            )
+            org = users_uc.find_organisation(session=session, slug_or_name=organisation)
             if org is None:
                 kind = OrganisationKind.client if role == Role.client else OrganisationKind.operator
                 org = users_uc.create_organisation(session=session, name=organisation, kind=kind)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from expertloop.accounts.models import User
+from expertloop.accounts.models import Organisation, OrganisationKind, User
 from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
 from expertloop.llm import events, policies
 from expertloop.llm.models import ModelEndpoint
 from expertloop.llm.registry import NEEDS_URL, check_provider
 from expertloop.llm.secrets_box import SecretBox
-from expertloop.llm.ssrf import AddressPolicy, check_endpoint_url_sync
+from expertloop.llm.ssrf import AddressPolicy, check_endpoint_url_sync, normalise_url
 from expertloop.types import utcnow
 
 
@@ -41,9 +41,18 @@ def add_endpoint(
     defaults: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     rate_limit_per_second: float | None = None,
+    organisation_id: int | None = None,
 ) -> ModelEndpoint:
-    """Save a new endpoint; the URL is checked against the address policy first."""
+    """Save a new endpoint; the URL is checked against the address policy first.
+
+    ``organisation_id`` makes it one client's own model (e.g. their unreleased checkpoint);
+    None shares it with every client.
+    """
     _require_operator(actor)
+    if organisation_id is not None:
+        org = session.get(Organisation, organisation_id)
+        if org is None or org.kind != OrganisationKind.client:
+            raise ValidationFailed("An endpoint can belong only to a client organisation.")
     check_provider(provider)
     name = name.strip()
     if not name or not model_id.strip():
@@ -56,8 +65,9 @@ def add_endpoint(
         raise Conflict(f"An endpoint named {name!r} already exists.")
     endpoint = ModelEndpoint(
         name=name,
+        organisation_id=organisation_id,
         provider=provider,
-        base_url=base_url.strip(),
+        base_url=normalise_url(base_url) if base_url.strip() else "",
         model_id=model_id.strip(),
         api_key_encrypted=box.encrypt(api_key) if api_key else None,
         defaults=_clean_defaults(defaults),
@@ -86,6 +96,28 @@ def list_endpoints(*, session: Session, include_removed: bool = False) -> list[M
     if not include_removed:
         query = query.where(ModelEndpoint.is_active.is_(True))
     return list(session.scalars(query))
+
+
+def available_to(organisation_id: int) -> ColumnElement[bool]:
+    """Return the condition: shared with every client, or this organisation's own."""
+    return or_(
+        ModelEndpoint.organisation_id.is_(None), ModelEndpoint.organisation_id == organisation_id
+    )
+
+
+def list_available(*, session: Session, organisation_id: int) -> list[ModelEndpoint]:
+    """Return the active endpoints a client organisation may choose from."""
+    query = (
+        select(ModelEndpoint)
+        .where(ModelEndpoint.is_active.is_(True), available_to(organisation_id))
+        .order_by(ModelEndpoint.name)
+    )
+    return list(session.scalars(query))
+
+
+def is_available(endpoint: ModelEndpoint, organisation_id: int) -> bool:
+    """Tell whether a client organisation may use this endpoint."""
+    return endpoint.organisation_id in (None, organisation_id)
 
 
 def get_endpoint(*, session: Session, endpoint_id: int, active: bool = True) -> ModelEndpoint:
@@ -130,7 +162,7 @@ def update_endpoint(
     if changes.get("base_url") is not None:
         if endpoint.provider in NEEDS_URL:
             check_endpoint_url_sync(changes["base_url"], policy)
-        endpoint.base_url = changes["base_url"].strip()
+        endpoint.base_url = normalise_url(changes["base_url"])
         changed.append("base_url")
     new_name = changes.get("name")
     if new_name is not None and new_name.strip() != endpoint.name:

@@ -20,6 +20,8 @@ class ModelEndpoint(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # None: shared with every client; otherwise the client organisation's own model.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     provider: Mapped[str] = mapped_column(String(40))
     base_url: Mapped[str] = mapped_column(String(500), default="")
     model_id: Mapped[str] = mapped_column(String(200))
@@ -47,7 +49,7 @@ class ModelRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("model_endpoints.id"), index=True)
     project_id: Mapped[int | None] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+        ForeignKey("projects.id", ondelete="RESTRICT"), index=True
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("model_runs.id"))

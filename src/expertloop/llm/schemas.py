@@ -25,6 +25,9 @@ class EndpointIn(BaseModel):
     defaults: GenerationParamsIn = Field(default_factory=GenerationParamsIn)
     options: dict[str, Any] = Field(default_factory=dict)
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    organisation_id: int | None = Field(
+        default=None, description="A client organisation's own model; unset: shared by all."
+    )
 
 
 class EndpointPatch(BaseModel):
@@ -51,6 +54,7 @@ class EndpointPublicOut(BaseModel):
 class EndpointOut(EndpointPublicOut):
     """What operators see: everything but the key."""
 
+    organisation_id: int | None
     base_url: str
     has_api_key: bool
     defaults: dict[str, Any]

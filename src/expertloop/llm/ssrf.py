@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from yarl import URL
+
 from expertloop.errors import ValidationFailed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -64,16 +66,27 @@ class AddressPolicy:
         if address.is_multicast or address.is_unspecified:
             return False
         if self.allow_private:
-            return True
+            # Link-local holds cloud metadata services (169.254.169.254, fd00:ec2::254 is ULA
+            # and stays allowed): never reachable unless listed in allowed_networks.
+            return not address.is_link_local
         return address.is_global and not any(
             address in net for net in _EXTRA_BLOCKED if net.version == address.version
         )
 
 
+def normalise_url(url: str) -> str:
+    """Return the URL as the HTTP client will see it (IDNA host, dots of any script folded),
+    so that what is checked is what is connected to."""
+    try:
+        return str(URL(url.strip()))
+    except (ValueError, TypeError) as exc:
+        raise UnsafeEndpoint(f"Invalid endpoint URL: {exc}.") from exc
+
+
 def check_url(url: str) -> tuple[str, str, int]:
     """Return (scheme, host, port) of an http(s) URL, or raise ``UnsafeEndpoint``."""
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(normalise_url(url))
         port = parts.port
     except ValueError as exc:
         raise UnsafeEndpoint(f"Invalid endpoint URL: {exc}.") from exc

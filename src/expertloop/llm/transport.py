@@ -9,6 +9,7 @@ aiohttp also lets us plug the SSRF check into DNS resolution itself.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 from typing import Any
 
@@ -51,9 +52,11 @@ class GuardedResolver(AbstractResolver):
 async def check_literal_host(host: str, port: int, policy: AddressPolicy) -> None:
     """Check an IP-literal host (aiohttp does not resolve those, so the resolver never sees
     them); names are checked by ``GuardedResolver`` when connecting."""
-    stripped = host.strip("[]")
-    if stripped.replace(".", "").isdigit() or ":" in stripped:
-        await resolve_allowed(host, port, policy)
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return  # a name: the resolver checks it
+    await resolve_allowed(host, port, policy)
 
 
 def new_session(

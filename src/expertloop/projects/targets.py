@@ -9,6 +9,7 @@ from expertloop.accounts.models import User
 from expertloop.accounts.policies import is_operator
 from expertloop.errors import NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
+from expertloop.llm.endpoints import available_to
 from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.projects import events, policies
 from expertloop.projects.models import Project, Staffing, TargetModel
@@ -39,7 +40,10 @@ def set_targets(
     found = set(
         session.scalars(
             select(ModelEndpoint.id).where(
-                ModelEndpoint.id.in_(ids), ModelEndpoint.is_active.is_(True)
+                ModelEndpoint.id.in_(ids),
+                ModelEndpoint.is_active.is_(True),
+                # Another client's own models do not exist for this project.
+                available_to(project.organisation_id),
             )
         )
     )
@@ -86,6 +90,7 @@ def authorize_run(
             TargetModel.project_id == project.id,
             ModelEndpoint.id == endpoint_id,
             ModelEndpoint.is_active.is_(True),
+            available_to(project.organisation_id),
         )
     )
     if allowed is None:

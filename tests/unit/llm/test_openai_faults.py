@@ -560,7 +560,7 @@ def test_redirect_to_internal_address_is_refused(fault_server: FaultServer, loca
     c = call(fault_server.base_url).completion
 
     assert c.status is RunStatus.failed
-    assert "not allowed" in (c.error or "")
+    assert "not followed" in (c.error or "") or "not allowed" in (c.error or "")
     assert len(fault_server.requests) == 1
 
 
@@ -595,19 +595,30 @@ def test_malformed_redirect_location_ends_as_a_completion(fault_server: FaultSer
     assert len(fault_server.requests) == 1
 
 
-def test_api_key_not_forwarded_to_another_origin(
+def test_redirect_to_another_host_is_not_followed(
     fault_server: FaultServer, other_server: FaultServer
 ) -> None:
+    # Even an allowed host: a model API has no reason to send our POST and key elsewhere.
     fault_server.enqueue(redirect(other_server.url("/v1/chat/completions")))
-    other_server.enqueue(ok_stream())
     both = AddressPolicy.from_settings(False, ["127.0.0.1/32", "127.0.0.2/32"])
 
     c = call(fault_server.base_url, policy=both).completion
 
-    assert c.status is RunStatus.ok
+    assert c.status is RunStatus.failed
+    assert "another host" in (c.error or "")
     assert fault_server.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
-    [forwarded] = other_server.requests
-    assert "authorization" not in forwarded.headers
+    assert other_server.requests == []
+
+
+def test_unicode_dots_cannot_smuggle_a_loopback_address(fault_server: FaultServer) -> None:
+    # "127。0。0。1" normalises to 127.0.0.1 in the HTTP client: the check must see that too.
+    sneaky = fault_server.base_url.replace("127.0.0.1", "127\u30020\u30020\u30021")
+
+    c = call(sneaky, policy=AddressPolicy()).completion
+
+    assert c.status is RunStatus.failed
+    assert "not allowed" in (c.error or "")
+    assert fault_server.requests == []
 
 
 def test_no_api_key_sends_no_authorization(fault_server: FaultServer) -> None:

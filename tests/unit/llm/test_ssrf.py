@@ -239,3 +239,12 @@ def test_client_allowed_network_reaches_the_server(fault_server: FaultServer) ->
 
     assert c.status is RunStatus.ok
     assert c.text == "fine"
+
+
+def test_link_local_stays_refused_when_private_endpoints_are_allowed() -> None:
+    policy = AddressPolicy(allow_private=True)
+    assert not policy.is_allowed(ipaddress.ip_address("169.254.169.254"))
+    assert not policy.is_allowed(ipaddress.ip_address("fe80::1"))
+    assert policy.is_allowed(ipaddress.ip_address("10.0.0.5"))
+    listed = AddressPolicy.from_settings(True, ["169.254.10.0/24"])
+    assert listed.is_allowed(ipaddress.ip_address("169.254.10.7"))

@@ -26,7 +26,7 @@ from expertloop.llm.interface import (
 )
 from expertloop.llm.retry import backoff_delay, is_retryable, retry_after_seconds
 from expertloop.llm.sse import SSEDecoder
-from expertloop.llm.ssrf import UnsafeEndpoint, check_url
+from expertloop.llm.ssrf import UnsafeEndpoint, check_url, normalise_url
 from expertloop.llm.transport import SessionPerLoop, check_literal_host
 
 _ERROR_BODY_CAP = 16_000
@@ -214,8 +214,8 @@ class OpenAICompatibleClient(ModelClient):
     async def _attempt(
         self, body: dict[str, Any], state: _Attempt, started: float, *, stream: bool
     ) -> AsyncIterator[TextDelta]:
-        url = self._url()
-        origin = _origin(url)
+        url = normalise_url(self._url())
+        origin = check_url(url)
         headers = self._headers()
         session = self._sessions.get()
         try:
@@ -230,10 +230,14 @@ class OpenAICompatibleClient(ModelClient):
                             url = str(response.url.join(URL(response.headers["location"])))
                         except ValueError as exc:
                             raise _Failed("The endpoint redirected to an invalid URL.") from exc
-                        # Every hop is checked again; the key never follows a redirect to
-                        # another origin.
-                        if _origin(url) != origin:
-                            headers = {k: v for k, v in headers.items() if k != "Authorization"}
+                        # Only redirects within the endpoint's own host are followed (http to
+                        # https included): a model API has no business sending a POST, with
+                        # its key, elsewhere, and it keeps redirects from reaching inwards.
+                        _scheme, new_host, _port = check_url(url)
+                        if new_host != origin[1]:
+                            raise _Failed(
+                                "The endpoint redirected to another host, which is not followed."
+                            )
                         continue
                     if response.status != 200:
                         await self._http_error(response)
@@ -430,10 +434,6 @@ def _first_choice(payload: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(choices, list) or (choices and not isinstance(choices[0], dict)):
         raise _Failed("The endpoint sent choices in an unexpected shape.", partial=True)
     return choices[0] if choices else None
-
-
-def _origin(url: str) -> tuple[str, str, int]:
-    return check_url(url)
 
 
 class _Failed(Exception):

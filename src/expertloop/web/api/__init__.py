@@ -6,10 +6,13 @@ from fastapi import APIRouter
 
 from expertloop.web.api import audit, auth, models, organisations, projects, runs, tokens, users
 
+PREFIX = "/api/v1"
+RESOURCES = (auth, tokens, users, organisations, projects, models, runs, audit)
+
 
 def build_router() -> APIRouter:
     """Return the /api/v1 router with every resource mounted."""
-    router = APIRouter(prefix="/api/v1")
-    for module in (auth, tokens, users, organisations, projects, models, runs, audit):
+    router = APIRouter(prefix=PREFIX)
+    for module in RESOURCES:
         router.include_router(module.router)
     return router

@@ -33,10 +33,10 @@ def _require_operator(user: CurrentUser) -> None:
 @router.get("", response_model=list[EndpointOut] | list[EndpointPublicOut])
 def list_models(user: CurrentUser, db: DB) -> list[EndpointOut] | list[EndpointPublicOut]:
     """List model endpoints (operators: everything but keys; clients: names to choose from)."""
-    rows = endpoints_uc.list_endpoints(session=db)
     if can_manage_endpoints(user):
-        return [EndpointOut.model_validate(r) for r in rows]
+        return [EndpointOut.model_validate(r) for r in endpoints_uc.list_endpoints(session=db)]
     if user.role == Role.client:
+        rows = endpoints_uc.list_available(session=db, organisation_id=user.organisation_id)
         return [EndpointPublicOut.model_validate(r) for r in rows]
     raise PermissionDenied("Only operators and clients list model endpoints.")
 
@@ -58,6 +58,7 @@ def add_model(body: EndpointIn, user: CurrentUser, db: DB, hub: Hub) -> Endpoint
         defaults=body.defaults.model_dump(),
         options=body.options,
         rate_limit_per_second=body.rate_limit_per_second,
+        organisation_id=body.organisation_id,
     )
     return EndpointOut.model_validate(endpoint)
 

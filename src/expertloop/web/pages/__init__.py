@@ -6,10 +6,12 @@ from fastapi import APIRouter
 
 from expertloop.web.pages import account, auth, home, models, projects, staff
 
+PAGES = (auth, home, projects, account, staff, models)
+
 
 def build_router() -> APIRouter:
     """Return the router with every page mounted."""
     router = APIRouter(include_in_schema=False)
-    for module in (auth, home, projects, account, staff, models):
+    for module in PAGES:
         router.include_router(module.router)
     return router

@@ -8,6 +8,8 @@ import anyio.from_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from expertloop.accounts.models import OrganisationKind
+from expertloop.accounts.users import list_organisations_all
 from expertloop.errors import PermissionDenied, ValidationFailed
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm.interface import ChatMessage, GenerationParams, ModelRequest
@@ -26,7 +28,16 @@ def _check(user: CurrentUser) -> None:
 
 def _page(request: Request, db: DB, status: int = 200, **extra: object) -> Response:
     endpoints = endpoints_uc.list_endpoints(session=db)
-    context = {"endpoints": endpoints, "providers": list(PROVIDERS), "form": {}, **extra}
+    orgs = {
+        o.id: o for o in list_organisations_all(session=db) if o.kind == OrganisationKind.client
+    }
+    context = {
+        "endpoints": endpoints,
+        "providers": list(PROVIDERS),
+        "orgs": orgs,
+        "form": {},
+        **extra,
+    }
     return render(request, "models.html", context, status)
 
 
@@ -51,6 +62,7 @@ def models_add(
     temperature: Annotated[str, Form(max_length=10)] = "",
     max_tokens: Annotated[str, Form(max_length=10)] = "",
     seed: Annotated[str, Form(max_length=20)] = "",
+    organisation_id: Annotated[str, Form(max_length=20)] = "",
     system_prompt: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     """Add an endpoint, or show the form again with the reason (the key is never echoed)."""
@@ -88,6 +100,7 @@ def models_add(
             base_url=base_url,
             api_key=api_key or None,
             defaults=defaults,
+            organisation_id=int(organisation_id) if organisation_id.isdigit() else None,
         )
     except ValidationFailed as exc:
         return _page(request, db, 422, form=form, error=exc.message)

@@ -110,7 +110,11 @@ def project_detail(request: Request, project_id: int, user: CurrentUser, db: DB)
         "people": people,
         "targets": targets.list_targets(session=db, actor=user, project=project),
         "can_choose": can_choose,
-        "all_endpoints": endpoints_uc.list_endpoints(session=db) if can_choose else [],
+        "all_endpoints": (
+            endpoints_uc.list_available(session=db, organisation_id=project.organisation_id)
+            if can_choose
+            else []
+        ),
         "can_run": targets.can_run(db, user, project),
         "runs": runs_uc.list_runs(session=db, project_id=project.id, limit=10),
     }

@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table('model_endpoints',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
     sa.Column('provider', sa.String(length=40), nullable=False),
     sa.Column('base_url', sa.String(length=500), nullable=False),
     sa.Column('model_id', sa.String(length=200), nullable=False),
@@ -34,9 +35,13 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_model_endpoints_created_by_id_users')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_model_endpoints_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_model_endpoints')),
     sa.UniqueConstraint('name', name=op.f('uq_model_endpoints_name'))
     )
+    with op.batch_alter_table('model_endpoints', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_model_endpoints_organisation_id'), ['organisation_id'], unique=False)
+
     op.create_table('model_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('endpoint_id', sa.Integer(), nullable=False),
@@ -62,7 +67,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['endpoint_id'], ['model_endpoints.id'], name=op.f('fk_model_runs_endpoint_id_model_endpoints')),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_model_runs_project_id_projects'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_model_runs_project_id_projects'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['replay_of_id'], ['model_runs.id'], name=op.f('fk_model_runs_replay_of_id_model_runs')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_model_runs_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_model_runs'))
@@ -100,4 +105,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_model_runs_endpoint_id'))
 
     op.drop_table('model_runs')
+    with op.batch_alter_table('model_endpoints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_model_endpoints_organisation_id'))
+
     op.drop_table('model_endpoints')
