@@ -144,19 +144,18 @@ def test(
     hub = ModelHub.from_settings(cfg)
     with db_session(cfg) as session:
         row = endpoints_uc.find_endpoint(session=session, name_or_id=endpoint)
-        client = hub.client_for(row)
     request = ModelRequest((ChatMessage("user", prompt),), GenerationParams(max_tokens=max_tokens))
 
     async def run() -> Completion:
         text = Text()
         final: Completion | None = None
         with Live(text, console=console, refresh_per_second=12):
-            async for event in client.stream(request):
+            async for event in hub.stream(row, request):
                 if isinstance(event, TextDelta):
                     text.append(event.text)
                 else:
                     final = event
-        await client.aclose()
+        await hub.aclose()
         assert final is not None
         return final
 

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
+from expertloop.errors import ExpertLoopError
 from expertloop.llm.batch import run_batch
 from expertloop.llm.config import EndpointConfig, Runtime
-from expertloop.llm.interface import Completion, GenerationParams, ModelClient, ModelRequest
+from expertloop.llm.interface import (
+    ChatMessage,
+    Completion,
+    GenerationParams,
+    ModelClient,
+    ModelRequest,
+    RunStatus,
+    StreamEvent,
+    TextDelta,
+)
 from expertloop.llm.models import ModelEndpoint
 from expertloop.llm.registry import build_client
 from expertloop.llm.secrets_box import SecretBox
 from expertloop.llm.ssrf import AddressPolicy
 from expertloop.settings import Settings
+
+log = logging.getLogger("expertloop.llm")
+
+# What "test" sends to an endpoint (API, page and CLI alike).
+TEST_REQUEST = ModelRequest(
+    (ChatMessage("user", "Reply with the single word: ready"),), GenerationParams(max_tokens=16)
+)
 
 
 def runtime_from_settings(settings: Settings) -> Runtime:
@@ -36,6 +54,15 @@ def params_from_dict(values: dict[str, object] | None) -> GenerationParams:
     values = values or {}
     known = GenerationParams.__dataclass_fields__
     return GenerationParams(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+
+
+def _failed(reason: str, partial: str) -> Completion:
+    return Completion(
+        text=partial,
+        status=RunStatus.incomplete if partial else RunStatus.failed,
+        error=reason,
+        attempts=0,
+    )
 
 
 class ModelHub:
@@ -76,6 +103,35 @@ class ModelHub:
                 del self._clients[old]
             self._clients[key] = build_client(self.config_for(endpoint), self.runtime)
         return self._clients[key]
+
+    async def stream(
+        self, endpoint: ModelEndpoint, request: ModelRequest
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Stream an answer; whatever goes wrong ends as a failed ``Completion``, never raises."""
+        text: list[str] = []
+        try:
+            client = self.client_for(endpoint)
+            async for event in client.stream(request):
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
+                yield event
+        except ExpertLoopError as exc:  # unusable endpoint: key undecryptable, model missing…
+            yield _failed(exc.message, "".join(text))
+        except Exception as exc:  # a provider bug must not cost the expert their run
+            log.exception("model call to endpoint %s failed", endpoint.id)
+            yield _failed(
+                f"The model connection failed unexpectedly ({type(exc).__name__}).", "".join(text)
+            )
+
+    async def complete(self, endpoint: ModelEndpoint, request: ModelRequest) -> Completion:
+        """Return the whole answer; whatever goes wrong ends as a failed ``Completion``."""
+        try:
+            return await self.client_for(endpoint).complete(request)
+        except ExpertLoopError as exc:
+            return _failed(exc.message, "")
+        except Exception as exc:
+            log.exception("model call to endpoint %s failed", endpoint.id)
+            return _failed(f"The model connection failed unexpectedly ({type(exc).__name__}).", "")
 
     async def run_batch(
         self,

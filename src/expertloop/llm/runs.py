@@ -8,15 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from expertloop.errors import ExpertLoopError, NotFound
+from expertloop.errors import NotFound
 from expertloop.llm.hub import ModelHub, params_from_dict
-from expertloop.llm.interface import (
-    ChatMessage,
-    Completion,
-    ModelRequest,
-    RunStatus,
-    StreamEvent,
-)
+from expertloop.llm.interface import ChatMessage, Completion, ModelRequest, StreamEvent
 from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.types import utcnow
 
@@ -84,31 +78,16 @@ def finish_run(*, session: Session, run_id: int, completion: Completion) -> Mode
     return run
 
 
-async def stream_model(
+def stream_model(
     hub: ModelHub, endpoint: ModelEndpoint, run: ModelRun
 ) -> AsyncGenerator[StreamEvent, None]:
     """Stream the model's answer for a started run (no database work here)."""
-    try:
-        client = hub.client_for(endpoint)
-    except ExpertLoopError as exc:
-        yield _unusable(exc)
-        return
-    async for event in client.stream(request_of(run)):
-        yield event
+    return hub.stream(endpoint, request_of(run))
 
 
 async def call_model(hub: ModelHub, endpoint: ModelEndpoint, run: ModelRun) -> Completion:
     """Return the model's whole answer for a started run (no database work here)."""
-    try:
-        client = hub.client_for(endpoint)
-    except ExpertLoopError as exc:
-        return _unusable(exc)
-    return await client.complete(request_of(run))
-
-
-def _unusable(exc: ExpertLoopError) -> Completion:
-    # The endpoint cannot be called at all (key undecryptable, local model missing, …).
-    return Completion(text="", status=RunStatus.failed, error=exc.message, attempts=0)
+    return await hub.complete(endpoint, request_of(run))
 
 
 def list_runs(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import anyio.from_thread
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from expertloop.accounts.models import Role
 from expertloop.errors import PermissionDenied
 from expertloop.llm import endpoints as endpoints_uc
-from expertloop.llm.interface import ChatMessage, GenerationParams, ModelRequest
+from expertloop.llm.hub import TEST_REQUEST
+from expertloop.llm.models import ModelEndpoint
 from expertloop.llm.policies import can_manage_endpoints
 from expertloop.llm.schemas import (
     EndpointIn,
@@ -21,8 +23,6 @@ from expertloop.web.api.common import ERRORS
 from expertloop.web.deps import DB, CurrentUser, Hub
 
 router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
-
-TEST_PROMPT = "Reply with the single word: ready"
 
 
 def _require_operator(user: CurrentUser) -> None:
@@ -103,14 +103,11 @@ def remove_model(endpoint_id: int, user: CurrentUser, db: DB) -> None:
 
 
 @router.post("/{endpoint_id}/test", response_model=EndpointTestOut)
-def test_model(endpoint_id: int, user: CurrentUser, db: DB, hub: Hub) -> EndpointTestOut:
+async def test_model(endpoint_id: int, user: CurrentUser, db: DB, hub: Hub) -> EndpointTestOut:
     """Send a short prompt and report how the endpoint answered (operators see its errors)."""
     _require_operator(user)
-    endpoint = endpoints_uc.get_endpoint(session=db, endpoint_id=endpoint_id)
-    db.commit()  # hold no transaction while waiting for the model
-    client = hub.client_for(endpoint)
-    request = ModelRequest((ChatMessage("user", TEST_PROMPT),), GenerationParams(max_tokens=16))
-    result = anyio.from_thread.run(client.complete, request)
+    endpoint = await run_in_threadpool(_load, db, endpoint_id)
+    result = await hub.complete(endpoint, TEST_REQUEST)
     return EndpointTestOut(
         ok=result.status.value == "ok",
         status=result.status.value,
@@ -120,3 +117,9 @@ def test_model(endpoint_id: int, user: CurrentUser, db: DB, hub: Hub) -> Endpoin
         latency_ms=result.latency_ms,
         ttft_ms=result.ttft_ms,
     )
+
+
+def _load(db: Session, endpoint_id: int) -> ModelEndpoint:
+    endpoint = endpoints_uc.get_endpoint(session=db, endpoint_id=endpoint_id)
+    db.commit()  # hold no transaction while waiting for the model
+    return endpoint

@@ -8,7 +8,6 @@ from contextlib import aclosing
 from typing import Annotated
 
 import anyio
-import anyio.from_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -84,12 +83,18 @@ def _start(db: Session, user: User, project_id: int, body: RunIn) -> tuple[Model
 
 
 @router.post("/projects/{project_id}/runs", response_model=RunOut, status_code=201)
-def create_run(project_id: int, body: RunIn, user: CurrentUser, db: DB, hub: Hub) -> RunOut:
+async def create_run(project_id: int, body: RunIn, user: CurrentUser, db: DB, hub: Hub) -> RunOut:
     """Run a prompt on one of the project's target models and return the whole answer."""
-    run, endpoint = _start(db, user, project_id, body)
-    completion = anyio.from_thread.run(runs_uc.call_model, hub, endpoint, run)
-    finished = runs_uc.finish_run(session=db, run_id=run.id, completion=completion)
+    # Database work in the thread pool; the model call awaits on the event loop, so a slow
+    # model holds no worker thread and no database transaction.
+    run, endpoint = await run_in_threadpool(_start, db, user, project_id, body)
+    completion = await runs_uc.call_model(hub, endpoint, run)
+    finished = await run_in_threadpool(_finish, db, run.id, completion)
     return run_out(finished, user)
+
+
+def _finish(db: Session, run_id: int, completion: Completion) -> ModelRun:
+    return runs_uc.finish_run(session=db, run_id=run_id, completion=completion)
 
 
 def _sse(event: str, data: object) -> bytes:
@@ -173,8 +178,14 @@ def get_run(run_id: int, user: CurrentUser, db: DB) -> RunOut:
 
 
 @router.post("/runs/{run_id}/replay", response_model=RunOut, status_code=201)
-def replay_run(run_id: int, user: CurrentUser, db: DB, hub: Hub) -> RunOut:
+async def replay_run(run_id: int, user: CurrentUser, db: DB, hub: Hub) -> RunOut:
     """Send a stored run's messages and parameters again; the new run links to the old one."""
+    run, endpoint = await run_in_threadpool(_start_replay, db, user, run_id)
+    completion = await runs_uc.call_model(hub, endpoint, run)
+    return run_out(await run_in_threadpool(_finish, db, run.id, completion), user)
+
+
+def _start_replay(db: Session, user: User, run_id: int) -> tuple[ModelRun, ModelEndpoint]:
     original = targets.get_run(session=db, actor=user, run_id=run_id)
     assert original.project_id is not None
     _project, endpoint = targets.authorize_run(
@@ -190,5 +201,4 @@ def replay_run(run_id: int, user: CurrentUser, db: DB, hub: Hub) -> RunOut:
         replay_of_id=original.id,
     )
     db.commit()
-    completion = anyio.from_thread.run(runs_uc.call_model, hub, endpoint, run)
-    return run_out(runs_uc.finish_run(session=db, run_id=run.id, completion=completion), user)
+    return run, endpoint

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.from_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from expertloop.accounts.models import OrganisationKind
 from expertloop.accounts.users import list_organisations_all
 from expertloop.errors import PermissionDenied, ValidationFailed
 from expertloop.llm import endpoints as endpoints_uc
-from expertloop.llm.interface import ChatMessage, GenerationParams, ModelRequest
+from expertloop.llm.hub import TEST_REQUEST
+from expertloop.llm.models import ModelEndpoint
 from expertloop.llm.policies import can_manage_endpoints
 from expertloop.llm.registry import PROVIDERS
 from expertloop.web.deps import DB, CurrentUser, Hub
@@ -108,18 +109,20 @@ def models_add(
 
 
 @router.post("/{endpoint_id}/test")
-def models_test(
+async def models_test(
     request: Request, endpoint_id: int, user: CurrentUser, db: DB, hub: Hub
 ) -> Response:
     """Send a short prompt; answer with a fragment (htmx) showing how the endpoint replied."""
     _check(user)
-    endpoint = endpoints_uc.get_endpoint(session=db, endpoint_id=endpoint_id)
-    db.commit()
-    request_ = ModelRequest(
-        (ChatMessage("user", "Reply with the single word: ready"),), GenerationParams(max_tokens=16)
-    )
-    result = anyio.from_thread.run(hub.client_for(endpoint).complete, request_)
+    endpoint = await run_in_threadpool(_load, db, endpoint_id)
+    result = await hub.complete(endpoint, TEST_REQUEST)
     return render(request, "_model_test.html", {"endpoint": endpoint, "result": result})
+
+
+def _load(db: DB, endpoint_id: int) -> ModelEndpoint:
+    endpoint = endpoints_uc.get_endpoint(session=db, endpoint_id=endpoint_id)
+    db.commit()  # hold no transaction while waiting for the model
+    return endpoint
 
 
 @router.post("/{endpoint_id}/remove")
