@@ -172,3 +172,41 @@ def test_hub_batch_uses_the_endpoints_rate_limit() -> None:
 
     texts = asyncio.run(go())
     assert texts == [f"Scripted answer to: q{i}" for i in range(9)]
+
+
+def test_hub_turns_a_provider_crash_into_a_stored_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from expertloop.llm.hub import ModelHub
+    from expertloop.llm.interface import Completion, RunStatus, TextDelta
+    from expertloop.llm.models import ModelEndpoint
+    from expertloop.llm.providers.scripted import ScriptedClient
+    from expertloop.settings import Settings
+
+    async def broken(self, request):  # type: ignore[no-untyped-def]
+        yield TextDelta("partial")
+        raise RuntimeError("provider bug")
+
+    monkeypatch.setattr(ScriptedClient, "stream", broken)
+    hub = ModelHub.from_settings(Settings(env="test"))
+    endpoint = ModelEndpoint(
+        id=2,
+        version=1,
+        name="s",
+        provider="scripted",
+        model_id="s",
+        base_url="",
+        defaults={},
+        options={},
+    )
+    request = ModelRequest((ChatMessage("user", "hi"),))
+
+    async def go() -> list[object]:
+        return [event async for event in hub.stream(endpoint, request)]
+
+    events = asyncio.run(go())
+    assert events[0] == TextDelta("partial")
+    final = events[-1]
+    assert isinstance(final, Completion)
+    assert final.status is RunStatus.incomplete and final.text == "partial"
+    assert "RuntimeError" in (final.error or "")
+    whole = asyncio.run(hub.complete(endpoint, request))
+    assert whole.status is RunStatus.failed and "RuntimeError" in (whole.error or "")
