@@ -211,6 +211,7 @@ class StubProcess:
         self.delay = delay
         self.use_uvloop = use_uvloop
         self.stats: dict[str, Any] = {}
+        self._probes = 0
 
     def __enter__(self) -> StubProcess:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -235,6 +236,24 @@ class StubProcess:
             self._proc.kill()
             raise RuntimeError("stub server did not start")
         return self
+
+    async def connections(self) -> int:
+        """TCP connections the stub has accepted so far, not counting these probes.
+
+        Each probe is one short GET /stats on its own raw asyncio connection (no HTTP library,
+        so it does not touch the pools being measured); ask outside the timed part.
+        """
+        reader, writer = await asyncio.open_connection(HOST, self.port)
+        try:
+            writer.write(b"GET /stats HTTP/1.1\r\nhost: stub\r\ncontent-length: 0\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = _CONTENT_LENGTH.search(head)
+            length = int(match.group(1)) if match else 0
+            stats = json.loads(await reader.readexactly(length))
+        finally:
+            writer.close()
+        self._probes += 1
+        return int(stats["connections"]) - self._probes
 
     def __exit__(self, *exc: object) -> None:
         try:

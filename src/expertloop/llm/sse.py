@@ -29,8 +29,10 @@ class SSEDecoder:
         if text.endswith("\r"):
             self._pending_cr = True
         self._buffer += text.replace("\r\n", "\n").replace("\r", "\n")
-        while "\n" in self._buffer:
-            line, self._buffer = self._buffer.split("\n", 1)
+        if "\n" not in self._buffer:
+            return
+        *lines, self._buffer = self._buffer.split("\n")  # linear in the chunk size
+        for line in lines:
             event = self._line(line)
             if event is not None:
                 yield event

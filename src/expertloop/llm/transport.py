@@ -77,6 +77,7 @@ def new_session(
         ),
         trust_env=False,
         auto_decompress=True,
+        cookie_jar=aiohttp.DummyCookieJar(),  # an API client keeps no cookies
     )
 
 

@@ -60,8 +60,10 @@ class OpenAICompatibleClient(ModelClient):
     """A client for one OpenAI-compatible chat-completions endpoint."""
 
     def __init__(self, config: EndpointConfig, runtime: Runtime) -> None:
-        check_url(config.base_url)
         self.config = config
+        # Normalised and checked once; each connection is checked again by the resolver.
+        self._first_url = normalise_url(self._url())
+        self._origin = check_url(self._first_url)
         self.runtime = runtime
         self._sessions = SessionPerLoop(
             runtime.policy,
@@ -214,13 +216,11 @@ class OpenAICompatibleClient(ModelClient):
     async def _attempt(
         self, body: dict[str, Any], state: _Attempt, started: float, *, stream: bool
     ) -> AsyncIterator[TextDelta]:
-        url = normalise_url(self._url())
-        origin = check_url(url)
+        url, (_scheme, host, port) = self._first_url, self._origin
         headers = self._headers()
         session = self._sessions.get()
         try:
             for _hop in range(_MAX_REDIRECTS + 1):
-                _scheme, host, port = check_url(url)
                 await check_literal_host(host, port, self.runtime.policy)
                 async with session.post(
                     url, json=body, headers=headers, allow_redirects=False
@@ -233,8 +233,8 @@ class OpenAICompatibleClient(ModelClient):
                         # Only redirects within the endpoint's own host are followed (http to
                         # https included): a model API has no business sending a POST, with
                         # its key, elsewhere, and it keeps redirects from reaching inwards.
-                        _scheme, new_host, _port = check_url(url)
-                        if new_host != origin[1]:
+                        _scheme, new_host, port = check_url(url)
+                        if new_host != host:
                             raise _Failed(
                                 "The endpoint redirected to another host, which is not followed."
                             )
