@@ -114,3 +114,9 @@ def test_the_transaction_commits_before_the_response_starts(app: FastAPI, login_
         event.remove(Session, "after_commit", committed)
     assert r.status_code == 201
     assert "commit" in order and order.index("commit") < order.index("response")
+
+
+def test_pages_and_api_answers_are_not_cached(client: TestClient) -> None:
+    assert client.get("/login").headers["cache-control"] == "no-store"
+    assert client.get("/api/v1/openapi.json").headers["cache-control"] == "no-store"
+    assert client.get("/static/app.css").headers.get("cache-control") != "no-store"

@@ -352,3 +352,38 @@ def test_a_clients_own_model_is_invisible_to_other_clients(
     # An endpoint cannot belong to the operator's organisation.
     bad = _add(ops, base_url=stub_url, name="X", organisation_id=world.operator.organisation_id)
     assert bad.status_code == 422
+
+
+def test_concurrent_endpoint_edit_loses_instead_of_overwriting(
+    login_as,
+    world: World,
+    stub_url: str,
+    db: Session,
+    app,  # type: ignore[no-untyped-def]
+) -> None:
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from expertloop.llm import endpoints as endpoints_uc
+    from expertloop.llm.models import ModelEndpoint
+
+    endpoint_id = _add(login_as(world.operator), base_url=stub_url).json()["id"]
+    mine = db.get(ModelEndpoint, endpoint_id)
+    assert mine is not None and mine.version == 1
+    # Another request saves first (it bumps the version behind our back).
+    db.execute(
+        text("UPDATE model_endpoints SET version = 2, model_id = 'theirs' WHERE id = :i"),
+        {"i": endpoint_id},
+    )
+    hub = app.state.hub
+    with pytest.raises(StaleDataError):
+        endpoints_uc.update_endpoint(
+            session=db,
+            actor=None,
+            box=hub.box,
+            policy=hub.runtime.policy,
+            endpoint=mine,
+            version=1,
+            changes={"model_id": "mine"},
+        )
+    db.rollback()
+    assert db.get(ModelEndpoint, endpoint_id).model_id == "stub-1"  # type: ignore[union-attr]

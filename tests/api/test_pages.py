@@ -202,3 +202,8 @@ def test_project_page_title_is_just_the_name(client: TestClient, world: World) -
         and html_lib.unescape(title.group(1)).strip() == f"{world.project_a.name} · ExpertLoop"
     )
     assert html.count('id="models"') == 1
+
+
+def test_experts_do_not_get_the_new_project_form(client: TestClient, world: World) -> None:
+    _page_login(client, world.expert_a.email)
+    assert client.get("/projects/new").status_code == 403

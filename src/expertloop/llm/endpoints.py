@@ -188,7 +188,6 @@ def update_endpoint(
         endpoint.rate_limit_per_second = changes["rate_limit_per_second"]
         changed.append("rate_limit_per_second")
     if changed:
-        endpoint.version += 1
         endpoint.updated_at = utcnow()
         session.flush()
         emit(
@@ -208,7 +207,6 @@ def remove_endpoint(*, session: Session, actor: User | None, endpoint: ModelEndp
     _require_operator(actor)
     endpoint.is_active = False
     endpoint.api_key_encrypted = None  # a retired endpoint keeps no credential
-    endpoint.version += 1
     endpoint.name = f"{endpoint.name} (removed #{endpoint.id})"[:100]
     session.flush()
     emit(

@@ -35,6 +35,10 @@ class ModelEndpoint(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    # SQLAlchemy bumps the version on every UPDATE and adds "WHERE version = <loaded>", so two
+    # concurrent edits cannot both win (the loser gets StaleDataError, answered as 409).
+    __mapper_args__ = {"version_id_col": version}
+
     @property
     def has_api_key(self) -> bool:
         """Tell whether a key is stored (the key itself never leaves the server)."""

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from expertloop import errors
@@ -152,10 +153,16 @@ async def integrity_error(request: Request, exc: Exception) -> Response:
     return _render(request, 409, "conflict", "This conflicts with something that already exists.")
 
 
+async def stale_error(request: Request, exc: Exception) -> Response:
+    """Another request changed the row between our read and our write."""
+    return _render(request, 409, "conflict", "This was changed meanwhile; reload and try again.")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(errors.ExpertLoopError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(IntegrityError, integrity_error)
+    app.add_exception_handler(StaleDataError, stale_error)
     app.add_exception_handler(Exception, unexpected_error)

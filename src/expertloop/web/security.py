@@ -59,6 +59,9 @@ class SecurityHeadersMiddleware:
                     b"cross-origin-opener-policy": b"same-origin",
                     b"permissions-policy": b"camera=(), microphone=(), geolocation=()",
                 }
+                if not path.startswith("/static/"):
+                    # Confidential project data and one-time secrets stay out of caches.
+                    extra[b"cache-control"] = b"no-store"
                 if self.hsts:
                     extra[b"strict-transport-security"] = b"max-age=31536000; includeSubDomains"
                 headers += [(k, v) for k, v in extra.items() if k not in present]

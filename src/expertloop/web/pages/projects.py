@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import OrganisationKind, Role
 from expertloop.accounts.policies import is_operator
-from expertloop.errors import ValidationFailed
+from expertloop.errors import PermissionDenied, ValidationFailed
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm import runs as runs_uc
 from expertloop.projects import policies, targets
@@ -47,7 +47,9 @@ def _client_orgs(db: DB, user: CurrentUser) -> list[object]:
 
 @router.get("/new")
 def project_new(request: Request, user: CurrentUser, db: DB) -> Response:
-    """Show the new-project form."""
+    """Show the new-project form (clients and operators)."""
+    if user.role not in (Role.client, Role.operator):
+        raise PermissionDenied("Only clients and operators create projects.")
     return render(
         request, "projects/new.html", {"orgs": _client_orgs(db, user), "form": {}, "error": ""}
     )
