@@ -24,7 +24,8 @@ _STAFFABLE: dict[StaffRole, frozenset[Role]] = {
 }
 
 
-def _is_staffed(session: Session, project_id: int, user_id: int) -> bool:
+def is_staffed(session: Session, project_id: int, user_id: int) -> bool:
+    """Tell whether the user is staffed on the project."""
     query = select(Staffing.id).where(
         Staffing.project_id == project_id, Staffing.user_id == user_id
     )
@@ -56,7 +57,7 @@ def get_project(*, session: Session, project_id: int, actor: User) -> Project:
     """Return a project that exists for the actor, or raise ``NotFound``."""
     project = session.get(Project, project_id)
     if project is None or not policies.can_view(
-        actor, project, staffed=_is_staffed(session, project.id, actor.id)
+        actor, project, staffed=is_staffed(session, project.id, actor.id)
     ):
         raise NotFound("Project not found.")
     return project
@@ -187,7 +188,7 @@ def staff_user(
         raise NotFound("User not found.")
     if user.role not in _STAFFABLE[role] or not user.is_active:
         raise ValidationFailed(f"A {user.role.value} cannot be staffed as {role.value}.")
-    if _is_staffed(session, project.id, user.id):
+    if is_staffed(session, project.id, user.id):
         raise Conflict("This user is already staffed on the project.")
     staffing = Staffing(project_id=project.id, user_id=user.id, role=role, created_by_id=actor.id)
     session.add(staffing)

@@ -12,8 +12,8 @@ from expertloop.events import emit
 from expertloop.llm.endpoints import available_to
 from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.projects import events, policies
-from expertloop.projects.models import Project, Staffing, TargetModel
-from expertloop.projects.projects import get_project
+from expertloop.projects.models import Project, TargetModel
+from expertloop.projects.projects import get_project, is_staffed
 
 
 def list_targets(*, session: Session, actor: User, project: Project) -> list[ModelEndpoint]:
@@ -68,12 +68,7 @@ def set_targets(
 
 def can_run(session: Session, actor: User, project: Project) -> bool:
     """Operators and the users staffed on the project run its models."""
-    if is_operator(actor):
-        return True
-    staffed = select(Staffing.id).where(
-        Staffing.project_id == project.id, Staffing.user_id == actor.id
-    )
-    return session.scalar(staffed) is not None
+    return is_operator(actor) or is_staffed(session, project.id, actor.id)
 
 
 def authorize_run(
