@@ -9,7 +9,6 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from expertloop.db import Base
-from expertloop.llm.interface import RunStatus
 from expertloop.types import UTCDateTime, utcnow
 
 
@@ -75,8 +74,3 @@ class ModelRun(Base):
     raw_response: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-
-    @property
-    def is_finished(self) -> bool:
-        """Tell whether the run has ended (ok, failed or incomplete)."""
-        return self.status in {s.value for s in RunStatus}

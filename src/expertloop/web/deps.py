@@ -14,7 +14,7 @@ from expertloop.accounts.models import ApiToken, Role, User, WebSession
 from expertloop.accounts.sessions import resolve_session
 from expertloop.accounts.tokens import resolve_token
 from expertloop.db import transaction
-from expertloop.errors import AuthenticationRequired, PermissionDenied
+from expertloop.errors import AuthenticationRequired
 from expertloop.llm.hub import ModelHub
 from expertloop.settings import Settings
 from expertloop.web.security import (
@@ -140,17 +140,6 @@ async def require_user(auth: Annotated[Auth, Depends(require_auth)]) -> User:
 CurrentAuth = Annotated[Auth, Depends(require_auth)]
 CurrentUser = Annotated[User, Depends(require_user)]
 MaybeAuth = Annotated[Auth | None, Depends(optional_auth)]
-
-
-def require_role(*roles: Role) -> object:
-    """Return a dependency that lets only these roles through (others get 403)."""
-
-    async def check(user: CurrentUser) -> User:
-        if user.role not in roles:
-            raise PermissionDenied("Your role cannot do this.")
-        return user
-
-    return Depends(check)
 
 
 @dataclass
