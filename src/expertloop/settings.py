@@ -124,6 +124,13 @@ class Settings(BaseSettings):
         ge=1,
         description="CPU threads for the local model (default: llama.cpp's choice).",
     )
+    activity_idle_cutoff_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="Tracked time: a gap between two workbench activity heartbeats longer than "
+        "this counts nothing (default 5 minutes).",
+    )
 
     @field_validator("private_endpoint_networks")
     @classmethod

@@ -35,7 +35,7 @@ def _add(api, **fields):  # type: ignore[no-untyped-def]
     return api.post("/api/v1/models", json=body)
 
 
-def _sse(response) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def, type-arg]
+def sse(response) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def, type-arg]
     events, name = [], None
     for line in response.iter_lines():
         if line.startswith("event: "):
@@ -149,7 +149,7 @@ def test_streaming_run_replay_and_history(
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = _sse(response)
+        events = sse(response)
     kinds = [k for k, _ in events]
     assert kinds[0] == "run" and kinds[-1] == "done" and kinds.count("delta") == 5
     streamed = "".join(d["text"] for k, d in events if k == "delta")
@@ -238,7 +238,7 @@ def test_stream_cut_by_the_browser_keeps_the_partial_answer(
 
     from expertloop.llm import endpoints as endpoints_uc
     from expertloop.llm import runs as runs_uc
-    from expertloop.web.api.runs import _stream_events
+    from expertloop.web.api.runs import stream_events
 
     hub = app.state.hub
     endpoint = endpoints_uc.add_endpoint(
@@ -261,7 +261,7 @@ def test_stream_cut_by_the_browser_keeps_the_partial_answer(
     db.commit()
 
     async def read_two_then_leave() -> list[bytes]:
-        events = _stream_events(app.state.session_factory, hub, endpoint, run, world.expert_a)
+        events = stream_events(app.state.session_factory, hub, endpoint, run, world.expert_a)
         got = [await events.__anext__(), await events.__anext__(), await events.__anext__()]
         await events.aclose()  # what Starlette does when the browser disconnects
         return got
@@ -326,7 +326,7 @@ def test_endpoint_that_cannot_be_built_fails_the_run_cleanly(
         json=body,
         headers={"X-CSRF-Token": expert.csrf},
     ) as response:
-        events = _sse(response)
+        events = sse(response)
     assert events[-1][0] == "done" and events[-1][1]["status"] == "failed"
 
 

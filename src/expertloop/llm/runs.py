@@ -91,9 +91,14 @@ async def call_model(hub: ModelHub, endpoint: ModelEndpoint, run: ModelRun) -> C
 
 
 def list_runs(
-    *, session: Session, project_id: int, limit: int = 50, offset: int = 0
+    *,
+    session: Session,
+    project_id: int,
+    user_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[ModelRun]:
-    """Return a project's runs, newest first."""
+    """Return a project's runs (only one user's when ``user_id`` is given), newest first."""
     query = (
         select(ModelRun)
         .where(ModelRun.project_id == project_id)
@@ -101,4 +106,6 @@ def list_runs(
         .limit(limit)
         .offset(offset)
     )
+    if user_id is not None:
+        query = query.where(ModelRun.user_id == user_id)
     return list(session.scalars(query))

@@ -10,6 +10,7 @@ from expertloop.db import Base
 from expertloop.events import AuditLog as _AuditLog  # noqa: F401 - register the table
 from expertloop.llm import models as _llm  # noqa: F401 - register tables
 from expertloop.projects import models as _projects  # noqa: F401 - register tables
+from expertloop.workbench import models as _workbench  # noqa: F401 - register tables
 
 config = context.config
 target_metadata = Base.metadata

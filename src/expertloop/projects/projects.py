@@ -32,6 +32,14 @@ def is_staffed(session: Session, project_id: int, user_id: int) -> bool:
     return session.scalar(query) is not None
 
 
+def staff_role(session: Session, project_id: int, user_id: int) -> StaffRole | None:
+    """Return the user's role on the project, or None when not staffed."""
+    query = select(Staffing.role).where(
+        Staffing.project_id == project_id, Staffing.user_id == user_id
+    )
+    return session.scalar(query)
+
+
 def visible_projects(actor: User) -> Select[Project]:
     """Return a query of the projects that exist for ``actor``."""
     query = select(Project)

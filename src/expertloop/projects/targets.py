@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from expertloop.accounts.models import User
+from expertloop.accounts.models import Role, User
 from expertloop.accounts.policies import is_operator
 from expertloop.errors import NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
@@ -98,5 +98,14 @@ def get_run(*, session: Session, actor: User, run_id: int) -> ModelRun:
     run = session.get(ModelRun, run_id)
     if run is None or run.project_id is None:
         raise NotFound("Run not found.")
-    get_project(session=session, project_id=run.project_id, actor=actor)
+    project = get_project(session=session, project_id=run.project_id, actor=actor)
+    if not can_see_all_runs(actor, project) and run.user_id != actor.id:
+        raise NotFound("Run not found.")
     return run
+
+
+def can_see_all_runs(actor: User, project: Project) -> bool:
+    """Operators and the owning client see every run; experts and reviewers see their own."""
+    return is_operator(actor) or (
+        actor.role == Role.client and actor.organisation_id == project.organisation_id
+    )

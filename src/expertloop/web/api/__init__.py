@@ -4,10 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from expertloop.web.api import audit, auth, models, organisations, projects, runs, tokens, users
+from expertloop.web.api import (
+    audit,
+    auth,
+    models,
+    organisations,
+    problem_sets,
+    projects,
+    runs,
+    step_runs,
+    tokens,
+    users,
+)
 
 PREFIX = "/api/v1"
-RESOURCES = (auth, tokens, users, organisations, projects, models, runs, audit)
+RESOURCES = (
+    auth,
+    tokens,
+    users,
+    organisations,
+    projects,
+    models,
+    runs,
+    problem_sets,
+    step_runs,
+    audit,
+)
 
 
 def build_router() -> APIRouter:

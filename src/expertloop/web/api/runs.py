@@ -97,7 +97,7 @@ def _finish(db: Session, run_id: int, completion: Completion) -> ModelRun:
     return runs_uc.finish_run(session=db, run_id=run_id, completion=completion)
 
 
-def _sse(event: str, data: object) -> bytes:
+def sse(event: str, data: object) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
@@ -109,22 +109,25 @@ def _finish_in_new_session(
         return run_out(run, viewer).model_dump(mode="json")
 
 
-async def _stream_events(
+async def stream_events(
     factory: sessionmaker[Session],
     hub: ModelHub,
     endpoint: ModelEndpoint,
     run: ModelRun,
     viewer: User,
+    extra: dict[str, object] | None = None,
 ) -> AsyncIterator[bytes]:
+    """Stream a started run as SSE and store how it ended, even when the client goes away."""
     parts: list[str] = []
     final: Completion | None = None
     try:
-        yield _sse("run", {"id": run.id, "endpoint_id": endpoint.id, "model_id": run.model_id})
+        head = {"id": run.id, "endpoint_id": endpoint.id, "model_id": run.model_id}
+        yield sse("run", {**head, **(extra or {})})
         async with aclosing(runs_uc.stream_model(hub, endpoint, run)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
-                    yield _sse("delta", {"text": event.text})
+                    yield sse("delta", {"text": event.text})
                 else:
                     final = event
     finally:
@@ -138,7 +141,7 @@ async def _stream_events(
             summary = await run_in_threadpool(
                 _finish_in_new_session, factory, run.id, final, viewer
             )
-    yield _sse("done", summary)
+    yield sse("done", summary)
 
 
 @router.post(
@@ -151,7 +154,7 @@ def stream_run(
     run, endpoint = _start(db, user, project_id, body)
     factory = request.app.state.session_factory
     return StreamingResponse(
-        _stream_events(factory, hub, endpoint, run, user),
+        stream_events(factory, hub, endpoint, run, user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -166,8 +169,11 @@ def list_runs(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RunOut]:
     """List a project's runs, newest first."""
-    projects_uc.get_project(session=db, project_id=project_id, actor=user)
-    rows = runs_uc.list_runs(session=db, project_id=project_id, limit=limit, offset=offset)
+    project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
+    mine = None if targets.can_see_all_runs(user, project) else user.id
+    rows = runs_uc.list_runs(
+        session=db, project_id=project_id, user_id=mine, limit=limit, offset=offset
+    )
     return [run_out(r, user) for r in rows]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from expertloop.web.pages import account, auth, home, models, projects, staff
+from expertloop.web.pages import account, auth, home, models, projects, staff, workbench
 
-PAGES = (auth, home, projects, account, staff, models)
+PAGES = (auth, home, projects, account, staff, models, workbench)
 
 
 def build_router() -> APIRouter:

@@ -118,7 +118,12 @@ def project_detail(request: Request, project_id: int, user: CurrentUser, db: DB)
             else []
         ),
         "can_run": targets.can_run(db, user, project),
-        "runs": runs_uc.list_runs(session=db, project_id=project.id, limit=10),
+        "runs": runs_uc.list_runs(
+            session=db,
+            project_id=project.id,
+            user_id=None if targets.can_see_all_runs(user, project) else user.id,
+            limit=10,
+        ),
     }
     return render(request, "projects/detail.html", context)
 

@@ -1,0 +1,326 @@
+"""Workbench pages: problem sets of a project, the problem-set editor and the step page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from itertools import pairwise
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from expertloop.errors import ExpertLoopError
+from expertloop.llm.models import ModelEndpoint
+from expertloop.projects import targets
+from expertloop.web.deps import DB, AppSettings, CurrentUser
+from expertloop.web.templating import render
+from expertloop.workbench import access as load
+from expertloop.workbench import (
+    activity,
+    assess,
+    diffs,
+    problem_sets,
+    progress,
+    status,
+    taxonomy,
+)
+from expertloop.workbench import runs as step_runs
+from expertloop.workbench import steps as steps_uc
+from expertloop.workbench.models import Annotation, Persona, Side, Status
+from expertloop.workbench.policies import can_create, can_edit_taxonomy
+
+router = APIRouter()
+PAGE_SIZE = 20
+
+STATUS_LABELS = {
+    Status.draft: "Draft",
+    Status.in_progress: "In progress",
+    Status.submitted: "Submitted",
+    Status.in_review: "In review",
+    Status.returned: "Returned",
+    Status.accepted: "Accepted",
+}
+ACTION_LABELS = {
+    status.Action.start: "Start",
+    status.Action.submit: "Submit for review",
+    status.Action.start_review: "Start review",
+    status.Action.accept: "Accept",
+    status.Action.return_: "Return to author",
+}
+
+
+def _tracked_seconds(db: DB, settings: AppSettings, user_id: int, **where: int) -> float:
+    tracked = activity.tracked(
+        session=db,
+        user_id=user_id,
+        idle_cutoff=dt.timedelta(seconds=settings.activity_idle_cutoff_seconds),
+    )
+    return tracked.total(where.get("project_id"), where.get("problem_set_id"))
+
+
+@router.get("/projects/{project_id}/problem-sets")
+def problem_set_list(
+    request: Request,
+    project_id: int,
+    user: CurrentUser,
+    db: DB,
+    page: Annotated[int, Query(ge=1)] = 1,
+    status_filter: Annotated[Status | None, Query(alias="status")] = None,
+) -> Response:
+    """List the project's problem sets the caller may see."""
+    access = load.project_access(session=db, actor=user, project_id=project_id)
+    rows, total = problem_sets.list_for(
+        session=db,
+        access=access,
+        status=status_filter,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return render(
+        request,
+        "workbench/list.html",
+        {
+            "project": access.project,
+            "problem_sets": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "pager_extra": f"&status={status_filter.value}" if status_filter else "",
+            "status_filter": status_filter,
+            "statuses": STATUS_LABELS,
+            "can_create": can_create(access),
+            "personas": list(Persona),
+            "form": {},
+            "error": "",
+        },
+    )
+
+
+@router.post("/projects/{project_id}/problem-sets")
+def problem_set_create(
+    request: Request,
+    project_id: int,
+    user: CurrentUser,
+    db: DB,
+    title: Annotated[str, Form(max_length=300)] = "",
+    statement: Annotated[str, Form(max_length=100_000)] = "",
+    persona: Annotated[str, Form(max_length=20)] = "user",
+) -> Response:
+    """Create a problem set from the list page's form and open its editor."""
+    access = load.project_access(session=db, actor=user, project_id=project_id)
+    try:
+        ps = problem_sets.create(
+            session=db, access=access, title=title, statement=statement, persona=persona
+        )
+    except ExpertLoopError as exc:
+        rows, total = problem_sets.list_for(session=db, access=access, limit=PAGE_SIZE)
+        return render(
+            request,
+            "workbench/list.html",
+            {
+                "project": access.project,
+                "problem_sets": rows,
+                "total": total,
+                "page": 1,
+                "pages": max(1, -(-total // PAGE_SIZE)),
+                "statuses": STATUS_LABELS,
+                "status_filter": None,
+                "can_create": can_create(access),
+                "personas": list(Persona),
+                "form": {"title": title, "statement": statement, "persona": persona},
+                "error": exc.message,
+            },
+            422,
+        )
+    return RedirectResponse(f"/problem-sets/{ps.id}", status_code=303)
+
+
+@router.get("/problem-sets/{problem_set_id}")
+def problem_set_page(
+    request: Request, problem_set_id: int, user: CurrentUser, db: DB, settings: AppSettings
+) -> Response:
+    """The problem-set editor: problem, context, steps and their state, status actions."""
+    loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
+    ps = loaded.problem_set
+    numbered = progress.numbered(session=db, problem_set_id=ps.id)
+    states = progress.step_states(session=db, steps=[s for _n, s in numbered])
+    done = sum(1 for s in states.values() if s.done)
+    return render(
+        request,
+        "workbench/problem_set.html",
+        {
+            "ps": ps,
+            "project": loaded.access.project,
+            "can_edit": loaded.can_edit,
+            "is_author": ps.author_id == user.id,
+            "numbered": numbered,
+            "states": states,
+            "done": done,
+            "actions": [(a.value, ACTION_LABELS[a]) for a in status.allowed_actions(loaded)],
+            "status_label": STATUS_LABELS[ps.status],
+            "personas": list(Persona),
+            "tracked": _tracked_seconds(db, settings, user.id, problem_set_id=ps.id),
+            "top_steps": [s for _n, s in numbered if s.parent_id is None],
+        },
+    )
+
+
+@router.post("/problem-sets/{problem_set_id}/steps")
+def step_create(
+    problem_set_id: int,
+    user: CurrentUser,
+    db: DB,
+    title: Annotated[str, Form(max_length=300)] = "",
+    prompt: Annotated[str, Form(max_length=100_000)] = "",
+    rubric: Annotated[str, Form(max_length=100_000)] = "",
+    reference: Annotated[str, Form(max_length=100_000)] = "",
+    parent_id: Annotated[str, Form(max_length=20)] = "",
+    chain: Annotated[bool, Form()] = False,
+) -> Response:
+    """Add a step from the editor's form and open it."""
+    loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
+    step = steps_uc.add(
+        session=db,
+        loaded=loaded,
+        title=title,
+        prompt=prompt,
+        rubric=rubric.splitlines(),
+        reference=reference,
+        parent_id=int(parent_id) if parent_id.strip().isdigit() else None,
+        chain=chain,
+    )
+    return RedirectResponse(f"/steps/{step.id}", status_code=303)
+
+
+@router.post("/problem-sets/{problem_set_id}/actions/{action}")
+def problem_set_action(
+    problem_set_id: int,
+    action: status.Action,
+    user: CurrentUser,
+    db: DB,
+    comment: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    """Apply a status action from the editor's buttons."""
+    loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
+    status.transition(session=db, loaded=loaded, action=action, comment=comment)
+    return RedirectResponse(f"/problem-sets/{problem_set_id}", status_code=303)
+
+
+def _highlight(text: str, marks: list[Annotation]) -> list[tuple[str, list[Annotation]]]:
+    """Split text at every annotation boundary: [(segment, annotations covering it)]."""
+    cuts = {0, len(text)}
+    spans = [a for a in marks if a.start is not None and a.end is not None]
+    for a in spans:
+        cuts.update((a.start or 0, a.end or 0))
+    points = sorted(c for c in cuts if 0 <= c <= len(text))
+    segments = []
+    for left, right in pairwise(points):
+        covering = [a for a in spans if (a.start or 0) <= left and right <= (a.end or 0)]
+        segments.append((text[left:right], covering))
+    return segments
+
+
+@router.get("/steps/{step_id}")
+def step_page(
+    request: Request, step_id: int, user: CurrentUser, db: DB, settings: AppSettings
+) -> Response:
+    """The step page: prompt, answers side by side, annotations, rubric, revise, ideal, timeline."""
+    loaded, step = load.step(session=db, actor=user, step_id=step_id)
+    ps = loaded.problem_set
+    project = loaded.access.project
+    numbered = progress.numbered(session=db, problem_set_id=ps.id)
+    number = next(n for n, s in numbered if s.id == step.id)
+    index = [s.id for _n, s in numbered].index(step.id)
+    prev_step = numbered[index - 1] if index > 0 else None
+    next_step = numbered[index + 1] if index + 1 < len(numbered) else None
+    state = progress.step_states(session=db, steps=[step])[step.id]
+    revisions = steps_uc.revisions_of(session=db, step_id=step.id)
+    latest = revisions[-1] if revisions else None
+    views = step_runs.runs_of(session=db, revision_ids=[r.id for r in revisions])
+    results = assess.results_for(session=db, step_run_ids=[v.step_run.id for v in views])
+    notes = assess.for_revisions(session=db, revision_ids=[r.id for r in revisions])
+    by_run: dict[int, list[Annotation]] = {}
+    prompt_notes: dict[int, list[Annotation]] = {}
+    for a in notes:
+        if a.step_run_id is not None:
+            by_run.setdefault(a.step_run_id, []).append(a)
+        else:
+            prompt_notes.setdefault(a.revision_id, []).append(a)
+    endpoint_ids = {v.step_run.endpoint_id for v in views}
+    names = {
+        e.id: e.name
+        for e in db.scalars(select(ModelEndpoint).where(ModelEndpoint.id.in_(endpoint_ids)))
+    }
+    runs_by_revision: dict[int, list[Any]] = {}
+    for v in views:
+        runs_by_revision.setdefault(v.step_run.revision_id, []).append(v)
+    # Timeline, newest first: prompt diff to the previous revision, and for each model the diff
+    # between its newest answer here and its newest answer on the previous revision.
+    timeline = []
+    last_answer: dict[int, str] = {}
+    previous = None
+    for rev in revisions:
+        here: dict[int, str] = {}
+        for v in runs_by_revision.get(rev.id, []):
+            if v.run.status == "ok" or v.run.answer:
+                here[v.step_run.endpoint_id] = v.run.answer
+        answer_diffs = [
+            (names.get(eid, f"model {eid}"), diffs.diff_words(last_answer[eid], text))
+            for eid, text in here.items()
+            if eid in last_answer
+        ]
+        timeline.append(
+            {
+                "revision": rev,
+                "prompt_diff": diffs.diff_words(previous.prompt, rev.prompt) if previous else None,
+                "runs": runs_by_revision.get(rev.id, []),
+                "answer_diffs": answer_diffs,
+            }
+        )
+        last_answer.update(here)
+        previous = rev
+    timeline.reverse()
+    ideal = load.ideal_answer(session=db, step_id=step.id)
+    cats = taxonomy.current(session=db, project_id=project.id)
+    latest_runs = runs_by_revision.get(latest.id, []) if latest else []
+    context = {
+        "ps": ps,
+        "project": project,
+        "step": step,
+        "number": number,
+        "prev_step": prev_step,
+        "next_step": next_step,
+        "state": state,
+        "revisions": revisions,
+        "latest": latest,
+        "latest_runs": latest_runs,
+        "results": results,
+        "by_run": by_run,
+        "highlight": _highlight,
+        "prompt_notes": prompt_notes,
+        "latest_annotations": [a for a in notes if latest and a.revision_id == latest.id],
+        "names": names,
+        "timeline": timeline,
+        "ideal": ideal,
+        "response_categories": cats.for_side(Side.response),
+        "prompt_categories": cats.for_side(Side.prompt),
+        "category_labels": {c["key"]: c["label"] for c in cats.categories},
+        "targets": targets.list_targets(session=db, actor=user, project=project),
+        "can_edit": loaded.can_edit,
+        "status_label": STATUS_LABELS[ps.status],
+        "tracked": _tracked_seconds(db, settings, user.id, problem_set_id=ps.id),
+    }
+    return render(request, "workbench/step.html", context)
+
+
+@router.get("/projects/{project_id}/taxonomy")
+def taxonomy_page(request: Request, project_id: int, user: CurrentUser, db: DB) -> Response:
+    """The project's fault categories, editable by its client and operators."""
+    access = load.project_access(session=db, actor=user, project_id=project_id)
+    cats = taxonomy.current(session=db, project_id=project_id)
+    return render(
+        request,
+        "workbench/taxonomy.html",
+        {"project": access.project, "cats": cats, "can_edit": can_edit_taxonomy(access)},
+    )

@@ -1,0 +1,1 @@
+"""The expert workbench: problem sets worked from a real problem to passing steps."""
