@@ -7,8 +7,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from expertloop.accounts.models import User
+from expertloop.accounts.policies import is_operator
 from expertloop.errors import Conflict, PermissionDenied, ValidationFailed
 from expertloop.events import emit
+from expertloop.projects.models import Project, Staffing, StaffRole
 from expertloop.types import utcnow
 from expertloop.workbench import events, policies
 from expertloop.workbench.access import Loaded
@@ -129,3 +132,39 @@ def update(
         ps.status = Status.in_progress
     session.flush()  # version_id_col: UPDATE ... WHERE version = <loaded>, else 409
     return ps
+
+
+def authored_by(
+    *, session: Session, actor: User, limit: int = 20
+) -> list[tuple[ProblemSet, Project]]:
+    """Return the actor's own problem sets (with their projects), most recently changed first."""
+    rows = session.execute(
+        select(ProblemSet, Project)
+        .join(Project, Project.id == ProblemSet.project_id)
+        .where(ProblemSet.author_id == actor.id)
+        .order_by(ProblemSet.updated_at.desc(), ProblemSet.id.desc())
+        .limit(limit)
+    ).all()
+    return [(ps, project) for ps, project in rows]
+
+
+def review_queue(
+    *, session: Session, actor: User, limit: int = 50
+) -> list[tuple[ProblemSet, Project]]:
+    """Return submitted and in-review problem sets the actor reviews, oldest submission first."""
+    query = (
+        select(ProblemSet, Project)
+        .join(Project, Project.id == ProblemSet.project_id)
+        .where(ProblemSet.status.in_((Status.submitted, Status.in_review)))
+    )
+    if not is_operator(actor):
+        query = query.join(
+            Staffing,
+            (Staffing.project_id == Project.id)
+            & (Staffing.user_id == actor.id)
+            & (Staffing.role == StaffRole.reviewer),
+        )
+    rows = session.execute(
+        query.order_by(ProblemSet.submitted_at, ProblemSet.id).limit(limit)
+    ).all()
+    return [(ps, project) for ps, project in rows]

@@ -12,6 +12,7 @@ from expertloop.events import recent
 from expertloop.projects import projects as projects_uc
 from expertloop.web.deps import DB, MaybeAuth
 from expertloop.web.templating import render
+from expertloop.workbench import problem_sets
 
 router = APIRouter()
 
@@ -30,6 +31,10 @@ def home(request: Request, auth: MaybeAuth, db: DB) -> Response:
     user = auth.user
     projects, project_total = projects_uc.list_projects(session=db, actor=user, limit=10)
     context: dict[str, object] = {"projects": projects, "project_total": project_total}
+    if user.role in (Role.expert, Role.reviewer):
+        context["my_problem_sets"] = problem_sets.authored_by(session=db, actor=user, limit=10)
+    if user.role in (Role.reviewer, Role.operator):
+        context["review_queue"] = problem_sets.review_queue(session=db, actor=user, limit=20)
     if user.role == Role.operator:
         context["role_counts"] = users_uc.role_counts(session=db)
         if can_read_audit_log(user):
