@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from expertloop.accounts.models import Role
+from expertloop.cli.demo_seed import DEMO_LOGINS
 from tests.e2e.test_login_roles import STAFFED_PROJECT, log_in
 
 pytestmark = pytest.mark.browser
@@ -21,11 +22,9 @@ RUN_TIMEOUT = 120_000
 
 
 def _expert(role: Role = Role.expert):  # type: ignore[no-untyped-def]
-    from tests.e2e.test_login_roles import DEMO_LOGINS
-
-    # The second demo expert, so the seeded half-done problem set stays out of the way.
-    experts = [x for x in DEMO_LOGINS if x.role == role]
-    return experts[-1]
+    # The last demo login of the role: for experts the second one, so the seeded half-done
+    # problem set stays out of the way.
+    return [x for x in DEMO_LOGINS if x.role == role][-1]
 
 
 def _watch(page: Page) -> list[str]:
@@ -185,6 +184,34 @@ def test_expert_works_a_problem_set_from_problem_to_submission(
     expect(page.get_by_test_id("ps-status")).to_have_text("Submitted")
     expect(page.get_by_label("Context")).to_have_count(0)  # no longer editable by its author
     page.screenshot(path=str(screenshot_dir / "workbench-submitted.png"), full_page=True)
+    ps_url = page.url
+
+    # 9. The reviewer finds it in the queue and returns it with a comment.
+    page.get_by_role("button", name="Log out").click()
+    reviewer = _expert(Role.reviewer)
+    log_in(page, reviewer.email, reviewer.password)
+    queue = page.get_by_test_id("review-queue")
+    queue.get_by_role("link", name="Plan a bakery's cash for the winter").click()
+    page.get_by_role("button", name="Start review").click()
+    expect(page.get_by_test_id("ps-status")).to_have_text("In review")
+    page.get_by_label("Comment").last.fill("Step 1's answer still says 5,000; fix the ideal answer.")
+    page.get_by_role("button", name="Return to author").click()
+    expect(page.get_by_test_id("ps-status")).to_have_text("Returned")
+
+    # 10. The client sees it read-only; the author sees the comment and can work on.
+    page.get_by_role("button", name="Log out").click()
+    client = _expert(Role.client)
+    log_in(page, client.email, client.password)
+    page.goto(ps_url)
+    expect(page.get_by_test_id("ps-title")).to_have_text("Plan a bakery's cash for the winter")
+    expect(page.get_by_label("Context")).to_have_count(0)
+    expect(page.get_by_test_id("actions")).to_have_count(0)
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, expert.email, expert.password)
+    page.goto(ps_url)
+    expect(page.get_by_test_id("review-comment")).to_contain_text("still says 5,000")
+    expect(page.get_by_label("Context")).to_be_visible()  # editable again
+    page.screenshot(path=str(screenshot_dir / "workbench-returned.png"), full_page=True)
     assert not [p for p in problems if "favicon" not in p], problems
 
 
