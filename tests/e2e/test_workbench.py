@@ -81,7 +81,9 @@ def test_expert_works_a_problem_set_from_problem_to_submission(
     expect(page.get_by_test_id("ps-status")).to_have_text("Draft")
 
     # The context autosaves (and survives a reload).
-    page.get_by_label("Context").fill("Monthly sales last winter: Dec 18,000; Jan 12,600; Feb 12,600.")
+    page.get_by_label("Context").fill(
+        "Monthly sales last winter: Dec 18,000; Jan 12,600; Feb 12,600."
+    )
     expect(page.locator("[data-save-state]")).to_contain_text("Saved", timeout=10_000)
     page.reload()
     expect(page.get_by_label("Context")).to_have_value(
@@ -92,7 +94,8 @@ def test_expert_works_a_problem_set_from_problem_to_submission(
     for title, prompt, rubric in (
         (
             "Winter shortfall",
-            "Sales were 18,000 in December. In a 30% drop month, how much are sales? Answer briefly.",
+            "Sales were 18,000 in December. In a 30% drop month, how much are sales? "
+            "Answer briefly.",
             "States 12,600\nShows the calculation",
         ),
         (
@@ -137,7 +140,7 @@ def test_expert_works_a_problem_set_from_problem_to_submission(
     draft = page.get_by_test_id("draft-prompt")
     draft.fill(
         "Sales were 18,000 in December. January sales are 30% lower. "
-        "Compute January sales: show 18,000 × 0.7 and the result."
+        "Compute January sales: show 18,000 * 0.7 and the result."
     )
     expect(page.locator("form[data-autosave] [data-save-state]")).to_contain_text(
         "saved", ignore_case=True, timeout=10_000
@@ -194,7 +197,9 @@ def test_expert_works_a_problem_set_from_problem_to_submission(
     queue.get_by_role("link", name="Plan a bakery's cash for the winter").click()
     page.get_by_role("button", name="Start review").click()
     expect(page.get_by_test_id("ps-status")).to_have_text("In review")
-    page.get_by_label("Comment").last.fill("Step 1's answer still says 5,000; fix the ideal answer.")
+    page.get_by_label("Comment").last.fill(
+        "Step 1's answer still says 5,000; fix the ideal answer."
+    )
     page.get_by_role("button", name="Return to author").click()
     expect(page.get_by_test_id("ps-status")).to_have_text("Returned")
 

@@ -20,7 +20,7 @@ def demo(
     port: int = typer.Option(8000, help="Port to listen on."),
     serve: bool = typer.Option(True, help="Serve after seeding (--no-serve only prepares)."),
 ) -> None:
-    """Create a demo data directory, migrate, seed sample accounts and a project, and serve."""
+    """Create a demo data directory, migrate, seed accounts, a project and work, and serve."""
     # The demo always uses its own SQLite file, whatever EXPERTLOOP_DATABASE_URL says.
     cfg = settings(
         env="demo", data_dir=data_dir, database_url=None, base_url=f"http://{host}:{port}"

@@ -153,7 +153,6 @@ def problem_set_page(
             "ps": ps,
             "project": loaded.access.project,
             "can_edit": loaded.can_edit,
-            "is_author": ps.author_id == user.id,
             "numbered": numbered,
             "states": states,
             "done": done,
@@ -308,6 +307,9 @@ def step_page(
         "category_labels": {c["key"]: c["label"] for c in cats.categories},
         "targets": targets.list_targets(session=db, actor=user, project=project),
         "can_edit": loaded.can_edit,
+        "can_delete": loaded.can_edit
+        and not views
+        and not any(s.parent_id == step.id for _n, s in numbered),
         "status_label": STATUS_LABELS[ps.status],
         "tracked": _tracked_seconds(db, settings, user.id, problem_set_id=ps.id),
     }

@@ -133,6 +133,13 @@
       dirty = true;
       if (r.status === 409 && r.data && r.data.error) {
         const d = r.data.error.details || {};
+        if (d.current_version === undefined) {
+          // A save that raced another one in the database: this browser keeps the typing, and
+          // the reloaded page saves it again against the current version (or shows both).
+          say("Changed elsewhere at the same moment: reloading (your typing is kept)…", "error");
+          setTimeout(reloadKeepingScroll, 800);
+          return;
+        }
         const current = d.current || {};
         const theirs = isIdeal ? (current.text || "") : JSON.stringify(current, null, 2);
         const yours = isIdeal ? sent.text : JSON.stringify(sent, null, 2);
@@ -402,6 +409,16 @@
       const r = await api("DELETE", "/api/v1/annotations/" + button.dataset.deleteAnnotation);
       if (!r.ok) { alert(message(r)); return; }
       reloadKeepingScroll();
+    });
+  }
+  const deleteStep = document.querySelector("[data-delete-step]");
+  if (deleteStep) {
+    deleteStep.addEventListener("click", async () => {
+      if (!confirm("Delete this step? Its draft and revisions go with it.")) return;
+      const r = await api("DELETE", "/api/v1/steps/" + deleteStep.dataset.deleteStep);
+      if (!r.ok) { alert(message(r)); return; }
+      editors.forEach((e) => localStorage.removeItem(DRAFT + e.form.dataset.draftKey));
+      location.href = deleteStep.dataset.back;
     });
   }
   const revise = document.querySelector("form[data-revise]");
