@@ -43,6 +43,8 @@ def record(
         raise PermissionDenied("Only the people working on the project track time on it.")
     if loaded is not None and loaded.problem_set.author_id != access.actor.id:
         raise PermissionDenied("Time is tracked on your own problem sets.")
+    if loaded is not None and loaded.problem_set.project_id != access.project.id:
+        raise ValidationFailed("That problem set is not in this project.")
     at = now or utcnow()
     last = session.scalar(
         select(Heartbeat.at)

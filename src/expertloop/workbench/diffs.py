@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 
 # Words, runs of whitespace, and single other characters: diffs that read like track changes.
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]", re.UNICODE)
+_WORD_CHAR = re.compile(r"\w")
 
 Op = tuple[str, str]  # ("=", text) kept, ("-", text) removed, ("+", text) added
 
 
+def _wordish(token: str) -> bool:
+    """A word, or a combining mark (``\\w`` excludes marks: harakat, virama, accents)."""
+    return bool(_WORD_CHAR.match(token)) or unicodedata.category(token[0]).startswith("M")
+
+
 def tokens(text: str) -> list[str]:
-    """Split text into diff tokens that join back to exactly the text."""
-    return _TOKEN.findall(text)
+    """Split text into diff tokens that join back to exactly the text.
+
+    A word keeps its combining marks, so Arabic with harakat, Devanagari with its vowel signs
+    and decomposed accents stay whole words.
+    """
+    out: list[str] = []
+    for token in _TOKEN.findall(text):
+        if out and _wordish(token) and _wordish(out[-1]):
+            out[-1] += token
+        else:
+            out.append(token)
+    return out
 
 
 def diff_words(before: str, after: str) -> list[Op]:
@@ -59,6 +76,10 @@ def apply(before: str, ops: list[Op]) -> str:
 
 def stats(ops: list[Op]) -> dict[str, int]:
     """Count words added and removed."""
-    added = sum(len(re.findall(r"\w+", t)) for op, t in ops if op == "+")
-    removed = sum(len(re.findall(r"\w+", t)) for op, t in ops if op == "-")
+    added = sum(_words(t) for op, t in ops if op == "+")
+    removed = sum(_words(t) for op, t in ops if op == "-")
     return {"added": added, "removed": removed}
+
+
+def _words(text: str) -> int:
+    return sum(1 for token in tokens(text) if _WORD_CHAR.search(token))

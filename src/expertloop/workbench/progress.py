@@ -127,14 +127,15 @@ def step_states(*, session: Session, steps: list[Step]) -> dict[int, StepState]:
     ids = [s.id for s in steps]
     latest = latest_revisions(session=session, step_ids=ids)
     passing = passing_runs(session=session, revisions=list(latest.values()))
+    # A blank ideal answer is no answer (chain mode, runs._answer_of, skips it the same way).
     ideal = (
-        set(
-            session.scalars(
-                select(IdealAnswer.step_id).where(
-                    IdealAnswer.step_id.in_(ids), IdealAnswer.text != ""
-                )
+        {
+            step_id
+            for step_id, text in session.execute(
+                select(IdealAnswer.step_id, IdealAnswer.text).where(IdealAnswer.step_id.in_(ids))
             )
-        )
+            if text.strip()
+        }
         if ids
         else set()
     )
