@@ -131,6 +131,13 @@ class Settings(BaseSettings):
         description="Tracked time: a gap between two workbench activity heartbeats longer than "
         "this counts nothing (default 5 minutes).",
     )
+    billing_margin_bp: int = Field(
+        default=2500,
+        ge=0,
+        le=50_000,
+        description="Default margin billed to clients over expert cost, in basis points "
+        "(2500 = 25 %); a project's pay terms can override it.",
+    )
 
     @field_validator("private_endpoint_networks")
     @classmethod

@@ -9,6 +9,7 @@ from expertloop.accounts import models as _accounts  # noqa: F401 - register tab
 from expertloop.db import Base
 from expertloop.events import AuditLog as _AuditLog  # noqa: F401 - register the table
 from expertloop.llm import models as _llm  # noqa: F401 - register tables
+from expertloop.payments import models as _payments  # noqa: F401 - register tables
 from expertloop.projects import models as _projects  # noqa: F401 - register tables
 from expertloop.workbench import models as _workbench  # noqa: F401 - register tables
 

@@ -1,0 +1,351 @@
+"""Weekly timesheets from tracked time: adjustments, caps, submit, approve (post), return.
+
+A week runs Monday 00:00 to the next Monday 00:00 UTC. Tracked time comes from the workbench's
+activity heartbeats; approved adjustments add or remove minutes; the project's weekly cap then
+applies. Approval freezes the lines and posts them to the ledger in the same transaction, so a
+crash leaves both or neither.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from expertloop.accounts.models import User
+from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from expertloop.events import emit
+from expertloop.payments import events, ledger, money, postings, rates
+from expertloop.payments.models import (
+    AdjustmentStatus,
+    TimeAdjustment,
+    Timesheet,
+    TimesheetLine,
+    TimesheetStatus,
+)
+from expertloop.payments.policies import can_run_payroll, can_see_user_money, earns
+from expertloop.projects.models import Project
+from expertloop.types import utcnow
+from expertloop.workbench import activity
+
+MAX_ADJUSTMENT_MINUTES = 24 * 60
+
+
+def week_of(day: dt.date) -> dt.date:
+    """Return the Monday that starts ``day``'s week."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _bounds(week_start: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(week_start, dt.time(), tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class WeekLine:
+    """One project's time in a week, before or after approval."""
+
+    project_id: int
+    tracked_seconds: int
+    adjustment_seconds: int
+    capped_seconds: int
+    cap_minutes: int | None
+
+
+def compute_week(
+    *,
+    session: Session,
+    user_id: int,
+    week_start: dt.date,
+    idle_cutoff: dt.timedelta,
+    default_margin_bp: int,
+) -> list[WeekLine]:
+    """Add up a user's week per project: tracked + approved adjustments, then the cap."""
+    since, until = _bounds(week_start)
+    tracked = activity.tracked(
+        session=session, user_id=user_id, since=since, until=until, idle_cutoff=idle_cutoff
+    )
+    per_project: dict[int, float] = defaultdict(float)
+    for (project_id, _ps), seconds in tracked.seconds.items():
+        per_project[project_id] += seconds
+    adjustments: dict[int, int] = defaultdict(int)
+    for adj in session.scalars(
+        select(TimeAdjustment).where(
+            TimeAdjustment.user_id == user_id,
+            TimeAdjustment.status == AdjustmentStatus.approved,
+            TimeAdjustment.work_date >= week_start,
+            TimeAdjustment.work_date < week_start + dt.timedelta(days=7),
+        )
+    ):
+        adjustments[adj.project_id] += adj.minutes * 60
+    lines = []
+    for project_id in sorted(set(per_project) | set(adjustments)):
+        terms = rates.terms_for(
+            session=session, project_id=project_id, default_margin_bp=default_margin_bp
+        )
+        base = int(per_project.get(project_id, 0.0))  # whole seconds, truncated once
+        total = max(0, base + adjustments.get(project_id, 0))
+        cap = terms.weekly_cap_minutes
+        capped = min(total, cap * 60) if cap is not None else total
+        lines.append(WeekLine(project_id, base, adjustments.get(project_id, 0), capped, cap))
+    return lines
+
+
+def get_sheet(*, session: Session, actor: User, timesheet_id: int) -> Timesheet:
+    """Return a timesheet the actor may see (their own, or any for operators)."""
+    sheet = session.get(Timesheet, timesheet_id)
+    if sheet is None or not can_see_user_money(actor, sheet.user_id):
+        raise NotFound("Timesheet not found.")
+    return sheet
+
+
+def find_sheet(*, session: Session, user_id: int, week_start: dt.date) -> Timesheet | None:
+    """Return the user's timesheet for a week, if one was submitted."""
+    return session.scalar(
+        select(Timesheet).where(Timesheet.user_id == user_id, Timesheet.week_start == week_start)
+    )
+
+
+def lines_of(*, session: Session, timesheet_id: int) -> list[TimesheetLine]:
+    """Return an approved timesheet's frozen lines."""
+    return list(
+        session.scalars(
+            select(TimesheetLine)
+            .where(TimesheetLine.timesheet_id == timesheet_id)
+            .order_by(TimesheetLine.project_id)
+        )
+    )
+
+
+def _emit(session: Session, actor: User, sheet: Timesheet, amount: int = 0) -> None:
+    emit(
+        events.TimesheetTransitioned(
+            actor_user_id=actor.id,
+            subject_type="timesheet",
+            subject_id=str(sheet.id),
+            week_start=sheet.week_start.isoformat(),
+            to_status=sheet.status.value,
+            amount_minor=amount,
+        ),
+        session=session,
+    )
+
+
+def submit(
+    *, session: Session, actor: User, week_start: dt.date, today: dt.date | None = None
+) -> Timesheet:
+    """Submit the actor's week for approval (again after it was returned)."""
+    if not earns(actor):
+        raise PermissionDenied("Only experts and reviewers submit timesheets.")
+    if week_start.weekday() != 0:
+        raise ValidationFailed("A week starts on a Monday.")
+    if week_start > (today or utcnow().date()):
+        raise ValidationFailed("That week has not started yet.")
+    sheet = find_sheet(session=session, user_id=actor.id, week_start=week_start)
+    if sheet is None:
+        sheet = Timesheet(user_id=actor.id, week_start=week_start)
+        session.add(sheet)
+    elif sheet.status not in (TimesheetStatus.open, TimesheetStatus.returned):
+        raise Conflict(f"This week's timesheet is already {sheet.status.value}.")
+    sheet.status = TimesheetStatus.submitted
+    sheet.submitted_at = utcnow()
+    session.flush()
+    _emit(session, actor, sheet)
+    return sheet
+
+
+def approve(
+    *,
+    session: Session,
+    actor: User,
+    sheet: Timesheet,
+    idle_cutoff: dt.timedelta,
+    default_margin_bp: int,
+) -> Timesheet:
+    """Freeze the week's lines at the rates in force and post them (one transaction)."""
+    if not can_run_payroll(actor):
+        raise PermissionDenied("Only operators approve timesheets.")
+    if sheet.status != TimesheetStatus.submitted:
+        raise Conflict(f"Only a submitted timesheet is approved; this one is {sheet.status.value}.")
+    week_end = sheet.week_start + dt.timedelta(days=6)
+    lines = compute_week(
+        session=session,
+        user_id=sheet.user_id,
+        week_start=sheet.week_start,
+        idle_cutoff=idle_cutoff,
+        default_margin_bp=default_margin_bp,
+    )
+    entries: list[ledger.Line] = []
+    total = 0
+    for line in lines:
+        project = session.get(Project, line.project_id)
+        assert project is not None
+        rate = rates.rate_for(
+            session=session, user_id=sheet.user_id, project_id=project.id, on=sheet.week_start
+        )
+        if rate is None:
+            raise ValidationFailed(
+                f"No hourly rate applies to this expert on {project.name} for the week of "
+                f"{sheet.week_start.isoformat()}; set one first."
+            )
+        terms = rates.terms_for(
+            session=session, project_id=project.id, default_margin_bp=default_margin_bp
+        )
+        cost = money.time_pay(line.capped_seconds, rate.hourly_minor)
+        fee = money.margin(cost, terms.margin_bp)
+        hours = f"{line.capped_seconds / 3600:.2f} h"
+        session.add(
+            TimesheetLine(
+                timesheet_id=sheet.id,
+                project_id=project.id,
+                tracked_seconds=line.tracked_seconds,
+                adjustment_seconds=line.adjustment_seconds,
+                capped_seconds=line.capped_seconds,
+                rate_id=rate.id,
+                currency=rate.currency,
+                hourly_minor=rate.hourly_minor,
+                amount_minor=cost,
+                margin_minor=fee,
+            )
+        )
+        week = sheet.week_start.isoformat()
+        entries += postings.earning_lines(
+            user_id=sheet.user_id,
+            project=project,
+            currency=rate.currency,
+            cost_minor=cost,
+            margin_minor=fee,
+            expert_memo=(
+                f"Time, week of {week}, {project.name}: {hours} at "
+                f"{money.format_money(rate.hourly_minor, rate.currency)}/h"
+            ),
+            client_memo=f"Expert time, week of {week}: {hours}",
+        )
+        total += cost
+    if entries and any(e.amount_minor for e in entries):
+        txn = ledger.post(
+            session=session,
+            kind="time",
+            description=f"Approved timesheet #{sheet.id}, week of {sheet.week_start.isoformat()}",
+            effective_on=week_end,
+            lines=entries,
+            idempotency_key=f"timesheet:{sheet.id}",
+            created_by_id=actor.id,
+        )
+        sheet.transaction_id = txn.id
+    sheet.status = TimesheetStatus.approved
+    sheet.decided_by_id = actor.id
+    sheet.decided_at = utcnow()
+    session.flush()
+    _emit(session, actor, sheet, total)
+    return sheet
+
+
+def return_sheet(*, session: Session, actor: User, sheet: Timesheet, comment: str) -> Timesheet:
+    """Send a submitted timesheet back to the expert with a comment."""
+    if not can_run_payroll(actor):
+        raise PermissionDenied("Only operators review timesheets.")
+    if sheet.status != TimesheetStatus.submitted:
+        raise Conflict(f"Only a submitted timesheet is returned; this one is {sheet.status.value}.")
+    if not comment.strip():
+        raise ValidationFailed("Say what to fix when returning a timesheet.")
+    sheet.status = TimesheetStatus.returned
+    sheet.comment = comment.strip()[:5000]
+    sheet.decided_by_id = actor.id
+    sheet.decided_at = utcnow()
+    session.flush()
+    _emit(session, actor, sheet)
+    return sheet
+
+
+def request_adjustment(
+    *,
+    session: Session,
+    actor: User,
+    project: Project,
+    work_date: dt.date,
+    minutes: int,
+    reason: str,
+) -> TimeAdjustment:
+    """Ask for minutes to be added (or removed) on a day; counted once an operator approves."""
+    if not earns(actor):
+        raise PermissionDenied("Only experts and reviewers adjust their time.")
+    if minutes == 0 or abs(minutes) > MAX_ADJUSTMENT_MINUTES:
+        raise ValidationFailed("An adjustment is between 1 and 1,440 minutes, up or down.")
+    if not reason.strip():
+        raise ValidationFailed("Say why the time needs adjusting.")
+    sheet = find_sheet(session=session, user_id=actor.id, week_start=week_of(work_date))
+    if sheet is not None and sheet.status == TimesheetStatus.approved:
+        raise Conflict("That week is approved and frozen.")
+    row = TimeAdjustment(
+        user_id=actor.id,
+        project_id=project.id,
+        work_date=work_date,
+        minutes=minutes,
+        reason=reason.strip()[:2000],
+    )
+    session.add(row)
+    session.flush()
+    emit(
+        events.AdjustmentRequested(
+            actor_user_id=actor.id,
+            organisation_id=project.organisation_id,
+            subject_type="time_adjustment",
+            subject_id=str(row.id),
+            minutes=minutes,
+        ),
+        session=session,
+    )
+    return row
+
+
+def decide_adjustment(
+    *, session: Session, actor: User, adjustment_id: int, approve: bool
+) -> TimeAdjustment:
+    """Approve or reject a requested adjustment (operators)."""
+    if not can_run_payroll(actor):
+        raise PermissionDenied("Only operators decide adjustments.")
+    row = session.get(TimeAdjustment, adjustment_id)
+    if row is None:
+        raise NotFound("Adjustment not found.")
+    if row.status != AdjustmentStatus.requested:
+        raise Conflict(f"This adjustment is already {row.status.value}.")
+    sheet = find_sheet(session=session, user_id=row.user_id, week_start=week_of(row.work_date))
+    if approve and sheet is not None and sheet.status == TimesheetStatus.approved:
+        raise Conflict("That week is approved and frozen.")
+    row.status = AdjustmentStatus.approved if approve else AdjustmentStatus.rejected
+    row.decided_by_id = actor.id
+    row.decided_at = utcnow()
+    session.flush()
+    emit(
+        events.AdjustmentDecided(
+            actor_user_id=actor.id,
+            subject_type="time_adjustment",
+            subject_id=str(row.id),
+            status=row.status.value,
+        ),
+        session=session,
+    )
+    return row
+
+
+def list_sheets(
+    *,
+    session: Session,
+    actor: User,
+    user_id: int | None = None,
+    status: TimesheetStatus | None = None,
+    limit: int = 50,
+) -> list[Timesheet]:
+    """Return timesheets: an expert's own; operators any (optionally one user's)."""
+    query = select(Timesheet).order_by(Timesheet.week_start.desc(), Timesheet.id.desc())
+    if not can_run_payroll(actor):
+        query = query.where(Timesheet.user_id == actor.id)
+    elif user_id is not None:
+        query = query.where(Timesheet.user_id == user_id)
+    if status is not None:
+        query = query.where(Timesheet.status == status)
+    return list(session.scalars(query.limit(limit)))
