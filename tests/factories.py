@@ -5,14 +5,26 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import Organisation, OrganisationKind, Role, User
 from expertloop.accounts.passwords import hash_password
+from expertloop.llm import endpoints as endpoints_uc
+from expertloop.llm import runs as llm_runs
+from expertloop.llm.hub import ModelHub
+from expertloop.llm.interface import Completion, RunStatus
+from expertloop.llm.models import ModelEndpoint
 from expertloop.projects import projects as projects_uc
+from expertloop.projects import targets
 from expertloop.projects.models import Project, Staffing, StaffRole
+from expertloop.workbench import access as wb_access
+from expertloop.workbench import problem_sets as wb_problem_sets
+from expertloop.workbench import runs as wb_runs
+from expertloop.workbench import steps as wb_steps
+from expertloop.workbench.models import ProblemSet, Step, StepRun
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -124,3 +136,88 @@ def make_world(db: Session) -> World:
         project_a,
         project_b,
     )
+
+
+# --- Workbench ---------------------------------------------------------------------------------
+
+
+def scripted_target(
+    db: Session,
+    hub: ModelHub,
+    project: Project,
+    *,
+    answers: dict[str, str] | None = None,
+    name: str | None = None,
+    organisation_id: int | None = None,
+) -> ModelEndpoint:
+    """Add a scripted (deterministic) model and make it one more target of ``project``.
+
+    ``answers`` maps a substring of the last user message to the answer given.
+    """
+    operator = make_user(db, Role.operator)
+    n = next(_seq)
+    endpoint = endpoints_uc.add_endpoint(
+        session=db,
+        actor=operator,
+        box=hub.box,
+        policy=hub.runtime.policy,
+        name=name or f"Scripted {n}",
+        provider="scripted",
+        model_id=f"scripted-{n}",
+        options={"answers": answers or {}},
+        organisation_id=organisation_id,
+    )
+    current = [e.id for e in targets.list_targets(session=db, actor=operator, project=project)]
+    targets.set_targets(
+        session=db, actor=operator, project=project, endpoint_ids=[*current, endpoint.id]
+    )
+    return endpoint
+
+
+def make_problem_set(
+    db: Session, project: Project, author: User, title: str | None = None, **fields: Any
+) -> ProblemSet:
+    """Create a problem set on ``project`` written by ``author`` (who must be staffed)."""
+    access = wb_access.project_access(session=db, actor=author, project_id=project.id)
+    return wb_problem_sets.create(
+        session=db, access=access, title=title or f"Problem set {next(_seq)}", **fields
+    )
+
+
+def make_step(
+    db: Session,
+    problem_set: ProblemSet,
+    author: User,
+    *,
+    prompt: str = "",
+    rubric: list[str] | None = None,
+    title: str = "",
+    chain: bool = False,
+    parent_id: int | None = None,
+) -> Step:
+    """Add a step (a prompt cuts revision 1 at once)."""
+    loaded = wb_access.problem_set(session=db, actor=author, problem_set_id=problem_set.id)
+    return wb_steps.add(
+        session=db,
+        loaded=loaded,
+        title=title or f"Step {next(_seq)}",
+        prompt=prompt,
+        rubric=rubric,
+        chain=chain,
+        parent_id=parent_id,
+    )
+
+
+def make_step_run(
+    db: Session, step: Step, author: User, endpoint: ModelEndpoint, answer: str
+) -> StepRun:
+    """Record a finished run of the step's newest revision answering ``answer`` (no model call)."""
+    loaded = wb_access.problem_set(session=db, actor=author, problem_set_id=step.problem_set_id)
+    revision = wb_steps.revisions_of(session=db, step_id=step.id)[-1]
+    step_run, run, _endpoint = wb_runs.start(
+        session=db, loaded=loaded, step=step, revision=revision, endpoint_id=endpoint.id
+    )
+    llm_runs.finish_run(
+        session=db, run_id=run.id, completion=Completion(text=answer, status=RunStatus.ok)
+    )
+    return step_run

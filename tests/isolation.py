@@ -90,3 +90,127 @@ def _run(w: World) -> list[Probe]:
         Probe("GET", "/api/v1/runs/{b_run_id}"),
         Probe("POST", "/api/v1/runs/{b_run_id}/replay"),
     ]
+
+
+# --- Workbench: the ids of B's problem set, steps, revision, run and annotation are filled in by
+# the test (B's expert works on a problem set first); ``{b_…}`` placeholders in JSON bodies too.
+
+WB_ACTIONS = ("start", "submit", "start_review", "accept", "return")
+
+
+@isolation_case("problem_set")
+def _problem_set(w: World) -> list[Probe]:
+    p = w.project_b.id
+    ps = "/api/v1/problem-sets/{b_problem_set_id}"
+    return [
+        Probe("GET", f"/api/v1/projects/{p}/problem-sets"),
+        Probe("GET", f"/api/v1/projects/{p}/problem-sets?status=in_progress"),
+        Probe("POST", f"/api/v1/projects/{p}/problem-sets", {"title": "Planted by A"}),
+        Probe("GET", ps),
+        Probe("PATCH", ps, {"version": 1, "title": "hijacked"}),
+        *[Probe("POST", f"{ps}/transitions/{a}", {"comment": "hijacked"}) for a in WB_ACTIONS],
+        Probe("POST", f"{ps}/steps", {"title": "Planted", "prompt": "Planted prompt"}),
+        Probe("PUT", f"{ps}/step-order", {"step_ids": ["{b_empty_step_id}", "{b_step_id}"]}),
+    ]
+
+
+@isolation_case("step")
+def _step(w: World) -> list[Probe]:
+    step = "/api/v1/steps/{b_step_id}"
+    return [
+        Probe("GET", step),
+        Probe("PATCH", step, {"version": 1, "draft_prompt": "hijacked"}),
+        Probe("DELETE", "/api/v1/steps/{b_empty_step_id}"),
+        Probe("GET", f"{step}/revisions"),
+        Probe("POST", f"{step}/revisions", {"reason": "hijacked"}),
+        Probe("GET", "/api/v1/revisions/{b_revision_id}"),
+        Probe(
+            "GET",
+            "/api/v1/diff?before_revision={b_revision_id}&after_revision={b_revision_id}",
+        ),
+    ]
+
+
+@isolation_case("step_run")
+def _step_run(w: World) -> list[Probe]:
+    runs = "/api/v1/revisions/{b_revision_id}/runs"
+    body = {"endpoint_id": "{b_endpoint_id}"}
+    return [
+        Probe("POST", runs, body),
+        Probe("POST", f"{runs}/stream", body),
+        Probe("GET", "/api/v1/steps/{b_step_id}/runs"),
+        Probe("GET", "/api/v1/step-runs/{b_step_run_id}"),
+        Probe("PUT", "/api/v1/step-runs/{b_step_run_id}/rubric", {"criterion": 0, "met": False}),
+        Probe("GET", "/api/v1/diff?before_run={b_step_run_id}&after_run={b_step_run_id}"),
+    ]
+
+
+@isolation_case("annotation")
+def _annotation(w: World) -> list[Probe]:
+    return [
+        Probe("GET", "/api/v1/steps/{b_step_id}/annotations"),
+        Probe(
+            "POST",
+            "/api/v1/revisions/{b_revision_id}/annotations",
+            {
+                "step_run_id": "{b_step_run_id}",
+                "start": 0,
+                "end": 3,
+                "category": "factual_error",
+                "severity": "critical",
+            },
+        ),
+        Probe(
+            "POST",
+            "/api/v1/revisions/{b_revision_id}/annotations",
+            {"category": "ambiguity", "severity": "minor", "note": "planted"},
+        ),
+        Probe("DELETE", "/api/v1/annotations/{b_annotation_id}"),
+    ]
+
+
+@isolation_case("ideal_answer")
+def _ideal_answer(w: World) -> list[Probe]:
+    url = "/api/v1/steps/{b_step_id}/ideal-answer"
+    return [
+        Probe("GET", url),
+        Probe("PUT", url, {"text": "hijacked", "version": 1}),
+        Probe("PUT", "/api/v1/steps/{b_empty_step_id}/ideal-answer", {"text": "planted"}),
+    ]
+
+
+@isolation_case("taxonomy")
+def _taxonomy(w: World) -> list[Probe]:
+    p = w.project_b.id
+    category = {"key": "planted", "label": "Planted", "side": "response"}
+    return [
+        Probe("GET", f"/api/v1/projects/{p}/taxonomy"),
+        Probe("PUT", f"/api/v1/projects/{p}/taxonomy", {"version": 0, "categories": [category]}),
+        Probe("GET", f"/projects/{p}/taxonomy"),
+    ]
+
+
+@isolation_case("activity")
+def _activity(w: World) -> list[Probe]:
+    p = w.project_b.id
+    url = "/api/v1/activity/heartbeats"
+    return [
+        Probe("POST", url, {"project_id": p}),
+        Probe("POST", url, {"project_id": p, "problem_set_id": "{b_problem_set_id}"}),
+        # The outsider's own project does not make B's problem set visible.
+        Probe("POST", url, {"project_id": w.project_a.id, "problem_set_id": "{b_problem_set_id}"}),
+    ]
+
+
+@isolation_case("workbench_pages")
+def _workbench_pages(w: World) -> list[Probe]:
+    p = w.project_b.id
+    ps = "/problem-sets/{b_problem_set_id}"
+    return [
+        Probe("GET", f"/projects/{p}/problem-sets"),
+        Probe("POST", f"/projects/{p}/problem-sets"),
+        Probe("GET", ps),
+        Probe("POST", f"{ps}/steps"),
+        *[Probe("POST", f"{ps}/actions/{a}") for a in WB_ACTIONS],
+        Probe("GET", "/steps/{b_step_id}"),
+    ]

@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.routing import compile_path
 
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm import runs as runs_uc
+from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.projects import targets
 from expertloop.web.api import PREFIX, RESOURCES
 from expertloop.web.pages import PAGES
-from tests.factories import World
+from expertloop.workbench import access as wb_access
+from expertloop.workbench import assess, taxonomy
+from expertloop.workbench.models import (
+    Annotation,
+    Heartbeat,
+    IdealAnswer,
+    ProblemSet,
+    RubricResult,
+    Step,
+    StepRevision,
+    StepRun,
+)
+from tests.factories import World, make_problem_set, make_step, make_step_run
 from tests.isolation import CASES
 
 OUTSIDERS = ("client_a", "expert_a", "reviewer_a")
+
+# Text only B's problem set holds: no answer to an outsider may contain any of it.
+B_SECRETS = (
+    "B's secret problem",
+    "B's confidential statement",
+    "B's confidential step prompt",
+    "B's confidential answer",
+    "B's ideal answer",
+    "B's annotation note",
+    "b-secret-checkpoint",
+)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -22,24 +51,42 @@ def test_outsider_gets_404(
     case: str, outsider: str, login_as, world: World, db: Session, app
 ) -> None:  # type: ignore[no-untyped-def]
     owner = login_as(world.client_b)
-    b_token_id = owner.post("/api/v1/tokens", json={"name": "b's token"}).json()["id"]
-    b_run_id = _b_run(db, app, world)
+    ids: dict[str, Any] = {
+        "b_token_id": owner.post("/api/v1/tokens", json={"name": "b's token"}).json()["id"]
+    }
+    ids.update(_b_side(db, app, world))
+    before = _b_state(db, world)
     api = login_as(getattr(world, outsider))
     for probe in CASES[case](world):
-        url = probe.url.format(b_token_id=b_token_id, b_run_id=b_run_id)
-        response = api.request(probe.method, url, json=probe.json)
+        url = probe.url.format(**ids)
+        response = api.request(probe.method, url, json=_fill(probe.json, ids))
         assert response.status_code == 404, (probe, response.status_code, response.text)
         # The answer must not leak B's data.
         assert world.project_b.name not in response.text
         assert world.client_b.email not in response.text
+        for secret in B_SECRETS:
+            assert secret not in response.text, (probe, secret)
     # Nothing changed on B's side.
     assert (
         owner.get(f"/api/v1/projects/{world.project_b.id}").json()["name"] == world.project_b.name
     )
     assert owner.get("/api/v1/tokens").json()[0]["revoked_at"] is None
+    assert _b_state(db, world) == before
 
 
-def _b_run(db: Session, app, world: World) -> int:  # type: ignore[no-untyped-def]
+def _fill(value: Any, ids: dict[str, Any]) -> Any:
+    """Replace ``"{b_…}"`` placeholders in a probe's JSON body with the ids."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\{(\w+)\}", value)
+        return ids[match.group(1)] if match else value
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    return value
+
+
+def _b_run(db: Session, app, world: World) -> tuple[ModelEndpoint, int]:  # type: ignore[no-untyped-def]
     """Give B's project a target model only B may use, and one stored run."""
     hub = app.state.hub
     endpoint = endpoints_uc.add_endpoint(
@@ -64,15 +111,108 @@ def _b_run(db: Session, app, world: World) -> int:  # type: ignore[no-untyped-de
         messages=[{"role": "user", "content": "B's confidential prompt"}],
     )
     db.commit()
-    return run.id
+    return endpoint, run.id
+
+
+def _b_side(db: Session, app, world: World) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """B's expert works on a problem set: a run step (revision, run, annotation, rubric, ideal
+    answer) and a step never run. The problem set stays editable, so a leaked edit would land."""
+    endpoint, run_id = _b_run(db, app, world)
+    b = world.expert_b
+    ps = make_problem_set(
+        db, world.project_b, b, "B's secret problem", statement="B's confidential statement"
+    )
+    step = make_step(
+        db, ps, b, prompt="B's confidential step prompt", rubric=["Names the margin", "Cites"]
+    )
+    empty = make_step(db, ps, b, title="B's second step")
+    step_run = make_step_run(db, step, b, endpoint, "B's confidential answer: margin 12%")
+    loaded = wb_access.problem_set(session=db, actor=b, problem_set_id=ps.id)
+    revision = db.get(StepRevision, step_run.revision_id)
+    assert revision is not None
+    note = assess.add(
+        session=db,
+        loaded=loaded,
+        revision=revision,
+        step_run=step_run,
+        start=0,
+        end=3,
+        category="factual_error",
+        severity="minor",
+        note="B's annotation note",
+    )
+    assess.score(
+        session=db, loaded=loaded, revision=revision, step_run=step_run, criterion=0, met=True
+    )
+    assess.save_ideal(
+        session=db,
+        loaded=loaded,
+        step=step,
+        text="B's ideal answer: margin 12.5%",
+        version=None,
+        based_on=step_run,
+        revision=revision,
+    )
+    db.commit()
+    return {
+        "b_run_id": run_id,
+        "b_endpoint_id": endpoint.id,
+        "b_problem_set_id": ps.id,
+        "b_step_id": step.id,
+        "b_empty_step_id": empty.id,
+        "b_revision_id": revision.id,
+        "b_step_run_id": step_run.id,
+        "b_annotation_id": note.id,
+    }
+
+
+def _b_state(db: Session, world: World) -> dict[str, Any]:
+    """Everything of B's workbench an outsider's request could change."""
+    db.expire_all()
+    p = world.project_b.id
+    problem_sets = db.scalars(select(ProblemSet).where(ProblemSet.project_id == p)).all()
+    ps_ids = [ps.id for ps in problem_sets]
+    steps = db.scalars(select(Step).where(Step.problem_set_id.in_(ps_ids))).all()
+    step_ids = [s.id for s in steps]
+    revisions = db.scalars(select(StepRevision).where(StepRevision.step_id.in_(step_ids))).all()
+    rev_ids = [r.id for r in revisions]
+    step_runs = db.scalars(select(StepRun).where(StepRun.revision_id.in_(rev_ids))).all()
+    ideal = db.scalars(select(IdealAnswer).where(IdealAnswer.step_id.in_(step_ids))).all()
+    return {
+        "problem_sets": sorted(
+            (ps.id, ps.title, ps.statement, ps.status.value, ps.version, ps.review_comment)
+            for ps in problem_sets
+        ),
+        "steps": sorted(
+            (s.id, s.title, s.position, s.draft_prompt, s.chain, s.version) for s in steps
+        ),
+        "revisions": sorted((r.id, r.number, r.prompt) for r in revisions),
+        "step_runs": sorted(sr.id for sr in step_runs),
+        "annotations": sorted(
+            (a.id, a.category, a.severity.value)
+            for a in db.scalars(select(Annotation).where(Annotation.revision_id.in_(rev_ids)))
+        ),
+        "rubric": sorted(
+            (r.step_run_id, r.criterion, r.met)
+            for r in db.scalars(
+                select(RubricResult).where(
+                    RubricResult.step_run_id.in_([sr.id for sr in step_runs])
+                )
+            )
+        ),
+        "ideal": sorted((i.step_id, i.text, i.version) for i in ideal),
+        "taxonomy": taxonomy.current(session=db, project_id=p).version,
+        "heartbeats": db.scalar(select(func.count(Heartbeat.id)).where(Heartbeat.project_id == p)),
+        "model_runs": db.scalar(select(func.count(ModelRun.id)).where(ModelRun.project_id == p)),
+    }
 
 
 def test_registry_covers_every_route_with_an_id() -> None:
     """Every route that takes an id of a tenant resource is probed by some isolation case."""
-    templates = set()
+    probes = []
     for builder in CASES.values():
         for probe in builder(_FakeWorld()):  # type: ignore[arg-type]
-            templates.add((probe.method, _shape(probe.url)))
+            probes.append((probe.method, probe.url.split("?")[0]))
     exempt = {
         "/api/v1/models/{endpoint_id}",
         "/models/{endpoint_id}/test",
@@ -87,9 +227,12 @@ def test_registry_covers_every_route_with_an_id() -> None:
     for path, route in routes:
         if "{" not in path or path.startswith("/static") or path in exempt:
             continue
+        # Match the probes against the route's own pattern, so a parameter that is not an id
+        # (``/transitions/{action}``) is covered by probes naming a real value.
+        pattern = compile_path(path)[0]
         for method in getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}:
             checked += 1
-            if (method, _shape(path)) not in templates:
+            if not any(m == method and pattern.match(url) for m, url in probes):
                 missing.append(f"{method} {path}")
     assert checked >= 15
     assert not missing, f"routes without an isolation probe: {missing}"
@@ -100,9 +243,3 @@ class _FakeWorld:
 
     def __getattr__(self, name: str) -> object:
         return type("Obj", (), {"id": 1})()
-
-
-def _shape(url: str) -> str:
-    import re
-
-    return re.sub(r"\{[^}]+\}|\d+", "{}", url)

@@ -257,8 +257,10 @@ def save_ideal(
         created = False
     base_text = ""
     if row.based_on_step_run_id is not None:
-        source = session.get(StepRun, row.based_on_step_run_id)
-        run = session.get(ModelRun, source.model_run_id) if source else None
+        # No autoflush: a new row is inserted once, with its diff (version 1, not 2).
+        with session.no_autoflush:
+            source = session.get(StepRun, row.based_on_step_run_id)
+            run = session.get(ModelRun, source.model_run_id) if source else None
         base_text = run.answer if run else ""
     row.diff = [list(op) for op in diffs.diff_words(base_text, text)]
     session.flush()

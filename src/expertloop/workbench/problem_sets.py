@@ -17,6 +17,7 @@ from expertloop.workbench import events, policies
 from expertloop.workbench.access import Loaded
 from expertloop.workbench.models import Persona, ProblemSet, Status
 from expertloop.workbench.policies import Access
+from expertloop.workbench.status import begin_work
 
 EDITABLE_FIELDS = ("title", "statement", "context", "persona", "domain")
 LIMITS = {"title": 300, "statement": 100_000, "context": 500_000, "domain": 100}
@@ -129,7 +130,7 @@ def update(
         setattr(ps, key, value)
     ps.updated_at = utcnow()
     if ps.status == Status.returned:
-        ps.status = Status.in_progress
+        begin_work(session=session, loaded=loaded)  # flushes the edits with the status
     session.flush()  # version_id_col: UPDATE ... WHERE version = <loaded>, else 409
     return ps
 

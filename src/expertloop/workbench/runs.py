@@ -134,7 +134,7 @@ def start(
         ),
         session=session,
     )
-    touch(loaded)
+    touch(session, loaded)
     return step_run, run, endpoint
 
 

@@ -128,6 +128,32 @@ def transition(
     return ps
 
 
+def begin_work(*, session: Session, loaded: Loaded) -> None:
+    """Working on a draft or returned problem set moves it into progress (audited like the rest).
+
+    The audit action is ``start`` from a draft and ``resume`` from a returned problem set.
+    """
+    ps = loaded.problem_set
+    if ps.status not in (Status.draft, Status.returned):
+        return
+    before = ps.status
+    ps.status = Status.in_progress
+    ps.updated_at = utcnow()
+    session.flush()
+    emit(
+        events.ProblemSetTransitioned(
+            actor_user_id=loaded.access.actor.id,
+            organisation_id=loaded.access.project.organisation_id,
+            subject_type="problem_set",
+            subject_id=str(ps.id),
+            action=Action.start.value if before == Status.draft else "resume",
+            from_status=before.value,
+            to_status=Status.in_progress.value,
+        ),
+        session=session,
+    )
+
+
 def _past(action: Action) -> str:
     return {
         Action.start: "started",

@@ -12,8 +12,9 @@ from expertloop.events import emit
 from expertloop.types import utcnow
 from expertloop.workbench import events
 from expertloop.workbench.access import Loaded
-from expertloop.workbench.models import Annotation, Status, Step, StepRevision, StepRun
+from expertloop.workbench.models import Annotation, Step, StepRevision, StepRun
 from expertloop.workbench.progress import latest_revisions
+from expertloop.workbench.status import begin_work
 
 MAX_STEPS = 200
 MAX_PROMPT = 100_000
@@ -102,16 +103,13 @@ def add(
     )
     if prompt.strip():
         revise(session=session, loaded=loaded, step=step, reason="First version")
-    touch(loaded)
+    touch(session, loaded)
     return step
 
 
-def touch(loaded: Loaded) -> None:
-    """Working on a step moves a fresh or returned problem set into progress."""
-    ps = loaded.problem_set
-    if ps.status in (Status.draft, Status.returned):
-        ps.status = Status.in_progress
-        ps.updated_at = utcnow()
+def touch(session: Session, loaded: Loaded) -> None:
+    """Working on a step moves a fresh or returned problem set into progress (audited)."""
+    begin_work(session=session, loaded=loaded)
 
 
 def update_draft(
@@ -196,7 +194,7 @@ def revise(
         ),
         session=session,
     )
-    touch(loaded)
+    touch(session, loaded)
     return revision
 
 
