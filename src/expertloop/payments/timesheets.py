@@ -9,6 +9,7 @@ crash leaves both or neither.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -32,6 +33,13 @@ from expertloop.types import utcnow
 from expertloop.workbench import activity
 
 MAX_ADJUSTMENT_MINUTES = 24 * 60
+
+
+class Decision(enum.StrEnum):
+    """An operator's answer to a requested adjustment."""
+
+    approve = "approve"
+    reject = "reject"
 
 
 def week_of(day: dt.date) -> dt.date:

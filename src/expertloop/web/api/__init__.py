@@ -9,6 +9,7 @@ from expertloop.web.api import (
     auth,
     models,
     organisations,
+    payments,
     problem_sets,
     projects,
     runs,
@@ -28,6 +29,7 @@ RESOURCES = (
     runs,
     problem_sets,
     step_runs,
+    payments,
     audit,
 )
 

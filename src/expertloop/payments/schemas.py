@@ -1,0 +1,236 @@
+"""Pydantic shapes of the payments API. Money is integer minor units with its currency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from expertloop.payments.models import AdjustmentStatus, TimesheetStatus
+
+
+class RateIn(BaseModel):
+    user_id: int | None = None
+    project_id: int | None = None
+    currency: str = Field(min_length=3, max_length=3)
+    hourly_minor: int = Field(gt=0, description="Per hour, in minor units (18750 = 187.50).")
+    effective_from: dt.date
+
+
+class RateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int | None
+    project_id: int | None
+    currency: str
+    hourly_minor: int
+    effective_from: dt.date
+    created_at: dt.datetime
+
+
+class PayTermsIO(BaseModel):
+    weekly_cap_minutes: int | None = Field(default=None, ge=1, le=10080)
+    margin_bp: int = Field(ge=0, le=50_000, description="Basis points over cost (2500 = 25 %).")
+
+
+class BonusRuleIn(BaseModel):
+    kind: Literal["per_accepted_item", "completion"]
+    currency: str = Field(min_length=3, max_length=3)
+    amount_minor: int = Field(gt=0)
+    min_accepted: int | None = Field(default=None, ge=1)
+
+
+class BonusRuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    kind: str
+    currency: str
+    amount_minor: int
+    params: dict[str, int]
+    active: bool
+
+
+class ManualBonusIn(BaseModel):
+    user_id: int
+    project_id: int
+    currency: str = Field(min_length=3, max_length=3)
+    amount_minor: int = Field(gt=0)
+    reason: str = Field(min_length=1, max_length=2000)
+    earned_on: dt.date | None = None
+
+
+class EvaluateIn(BaseModel):
+    until: dt.date
+    project_id: int | None = None
+    completed: bool = Field(
+        default=False, description="The project is complete: pay completion bonuses."
+    )
+
+
+class BonusOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    project_id: int
+    kind: str
+    currency: str
+    amount_minor: int
+    reason: str
+    earned_on: dt.date
+    transaction_id: int | None
+
+
+class WeekLineOut(BaseModel):
+    project_id: int
+    tracked_seconds: int
+    adjustment_seconds: int
+    capped_seconds: int
+    cap_minutes: int | None
+
+
+class WeekOut(BaseModel):
+    week_start: dt.date
+    lines: list[WeekLineOut]
+    timesheet_id: int | None
+    status: TimesheetStatus
+
+
+class AdjustmentIn(BaseModel):
+    project_id: int
+    work_date: dt.date
+    minutes: int = Field(ge=-1440, le=1440)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AdjustmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    project_id: int
+    work_date: dt.date
+    minutes: int
+    reason: str
+    status: AdjustmentStatus
+    created_at: dt.datetime
+
+
+class TimesheetIn(BaseModel):
+    week_start: dt.date = Field(description="A Monday.")
+
+
+class TimesheetLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    project_id: int
+    tracked_seconds: int
+    adjustment_seconds: int
+    capped_seconds: int
+    currency: str
+    hourly_minor: int
+    amount_minor: int
+
+
+class TimesheetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    week_start: dt.date
+    status: TimesheetStatus
+    comment: str
+    submitted_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    transaction_id: int | None
+    lines: list[TimesheetLineOut] = Field(default_factory=list, description="Frozen at approval.")
+
+
+class CommentIn(BaseModel):
+    comment: str = Field(default="", max_length=5000)
+
+
+class PayoutRunIn(BaseModel):
+    period_start: dt.date
+    period_end: dt.date
+    dry_run: bool = False
+
+
+class PayoutOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    currency: str
+    amount_minor: int
+
+
+class PayoutRunOut(BaseModel):
+    id: int | None = Field(description="None for a dry run.")
+    period_start: dt.date
+    period_end: dt.date
+    created: bool = Field(description="False when the idempotency key was seen before.")
+    dry_run: bool
+    payouts: list[PayoutOut]
+    totals: dict[str, int]
+
+
+class StatementLineOut(BaseModel):
+    on: dt.date
+    kind: str
+    description: str
+    currency: str
+    amount_minor: int
+    transaction_id: int
+
+
+class StatementOut(BaseModel):
+    user_id: int
+    period_start: dt.date
+    period_end: dt.date
+    opening: dict[str, int]
+    lines: list[StatementLineOut]
+    closing: dict[str, int]
+    earned: dict[str, int]
+    paid: dict[str, int]
+
+
+class InvoiceLineOut(BaseModel):
+    on: dt.date
+    description: str
+    currency: str
+    amount_minor: int
+
+
+class InvoiceOut(BaseModel):
+    project_id: int
+    period_start: dt.date
+    period_end: dt.date
+    lines: list[InvoiceLineOut]
+    totals: dict[str, int]
+
+
+class EarningsOut(BaseModel):
+    lifetime: dict[str, int]
+    paid: dict[str, int]
+    pending: dict[str, int]
+    bonuses: dict[str, int]
+    weeks: list[dict[str, object]]
+    projects: dict[str, int]
+
+
+class ReverseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TransactionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    description: str
+    effective_on: dt.date
+    reverses_id: int | None
