@@ -214,3 +214,42 @@ def _workbench_pages(w: World) -> list[Probe]:
         *[Probe("POST", f"{ps}/actions/{a}") for a in WB_ACTIONS],
         Probe("GET", "/steps/{b_step_id}"),
     ]
+
+
+@isolation_case("payments_api")
+def _payments_api(w: World) -> list[Probe]:
+    p = w.project_b.id
+    sheet = "/api/v1/timesheets/{b_timesheet_id}"
+    adjustment = "/api/v1/time-adjustments/{b_adjustment_id}"
+    run = "/api/v1/payout-runs/{b_payout_run_id}"
+    statement = "/api/v1/users/{b_user_id}/statement"
+    bonus = {"user_id": "{b_user_id}", "project_id": p, "currency": "USD", "amount_minor": 100}
+    return [
+        Probe("GET", f"/api/v1/projects/{p}/pay-terms"),
+        Probe("PUT", f"/api/v1/projects/{p}/pay-terms", {"weekly_cap_minutes": 60, "margin_bp": 0}),
+        Probe("GET", f"/api/v1/projects/{p}/bonus-rules"),
+        Probe(
+            "POST",
+            f"/api/v1/projects/{p}/bonus-rules",
+            {"kind": "per_accepted_item", "currency": "USD", "amount_minor": 100},
+        ),
+        Probe("POST", "/api/v1/bonuses", {**bonus, "reason": "hijack"}),
+        Probe("POST", "/api/v1/bonuses/evaluate", {"until": "2026-12-31", "project_id": p}),
+        Probe(
+            "POST",
+            "/api/v1/time-adjustments",
+            {"project_id": p, "work_date": "2026-11-10", "minutes": 30, "reason": "hijack"},
+        ),
+        Probe("POST", f"{adjustment}/approve"),
+        Probe("POST", f"{adjustment}/reject"),
+        Probe("GET", sheet),
+        Probe("POST", f"{sheet}/approve"),
+        Probe("POST", f"{sheet}/return", {"comment": "hijack"}),
+        Probe("GET", run),
+        Probe("GET", f"{run}/file"),
+        Probe("GET", statement),
+        Probe("GET", f"{statement}?format=csv"),
+        Probe("GET", f"/api/v1/projects/{p}/invoice"),
+        Probe("GET", f"/api/v1/projects/{p}/invoice?format=csv"),
+        Probe("POST", "/api/v1/ledger/transactions/{b_transaction_id}/reverse", {"reason": "x"}),
+    ]

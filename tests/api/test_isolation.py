@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -13,6 +14,16 @@ from starlette.routing import compile_path
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm import runs as runs_uc
 from expertloop.llm.models import ModelEndpoint, ModelRun
+from expertloop.payments import payouts as pay_payouts
+from expertloop.payments import rates as pay_rates
+from expertloop.payments import timesheets as pay_ts
+from expertloop.payments.models import (
+    BonusRule,
+    LedgerTransaction,
+    PayTerms,
+    TimeAdjustment,
+    Timesheet,
+)
 from expertloop.projects import targets
 from expertloop.web.api import PREFIX, RESOURCES
 from expertloop.web.pages import PAGES
@@ -154,7 +165,9 @@ def _b_side(db: Session, app, world: World) -> dict[str, int]:  # type: ignore[n
         revision=revision,
     )
     db.commit()
+    money = _b_money(db, world)
     return {
+        **money,
         "b_run_id": run_id,
         "b_endpoint_id": endpoint.id,
         "b_problem_set_id": ps.id,
@@ -163,6 +176,65 @@ def _b_side(db: Session, app, world: World) -> dict[str, int]:  # type: ignore[n
         "b_revision_id": revision.id,
         "b_step_run_id": step_run.id,
         "b_annotation_id": note.id,
+    }
+
+
+def _b_money(db: Session, world: World) -> dict[str, int]:
+    """B's expert has a rate, an approved week that was paid, a submitted week and a pending
+    adjustment (all of which an outsider could try to approve, read or reverse)."""
+    b, op = world.expert_b, world.operator
+    pay_rates.set_rate(
+        session=db,
+        actor=op,
+        currency="USD",
+        hourly_minor=15_000,
+        effective_from=dt.date(2026, 1, 1),
+        user_id=b.id,
+    )
+    done = pay_ts.request_adjustment(
+        session=db,
+        actor=b,
+        project=world.project_b,
+        work_date=dt.date(2026, 11, 10),
+        minutes=90,
+        reason="B's offline review",
+    )
+    pay_ts.decide_adjustment(session=db, actor=op, adjustment_id=done.id, approve=True)
+    paid_week = pay_ts.submit(session=db, actor=b, week_start=dt.date(2026, 11, 9))
+    pay_ts.approve(
+        session=db,
+        actor=op,
+        sheet=paid_week,
+        idle_cutoff=dt.timedelta(minutes=5),
+        default_margin_bp=2500,
+    )
+    run = pay_payouts.require_run(
+        pay_payouts.run(
+            session=db,
+            actor=op,
+            period_start=dt.date(2026, 11, 9),
+            period_end=dt.date(2026, 11, 15),
+            idempotency_key="b-payout",
+            default_margin_bp=2500,
+        )
+    )
+    pending = pay_ts.request_adjustment(
+        session=db,
+        actor=b,
+        project=world.project_b,
+        work_date=dt.date(2026, 11, 17),
+        minutes=30,
+        reason="B's call with the client",
+    )
+    submitted = pay_ts.submit(session=db, actor=b, week_start=dt.date(2026, 11, 16))
+    db.commit()
+    assert paid_week.transaction_id is not None
+    return {
+        "b_user_id": b.id,
+        "b_timesheet_id": submitted.id,
+        "b_adjustment_id": pending.id,
+        "b_payout_run_id": run.run.id,
+        "b_transaction_id": paid_week.transaction_id,
     }
 
 
@@ -204,6 +276,19 @@ def _b_state(db: Session, world: World) -> dict[str, Any]:
         "taxonomy": taxonomy.current(session=db, project_id=p).version,
         "heartbeats": db.scalar(select(func.count(Heartbeat.id)).where(Heartbeat.project_id == p)),
         "model_runs": db.scalar(select(func.count(ModelRun.id)).where(ModelRun.project_id == p)),
+        "ledger": db.scalar(select(func.count(LedgerTransaction.id))),
+        "timesheets": sorted(
+            (t.id, t.status.value)
+            for t in db.scalars(select(Timesheet).where(Timesheet.user_id == world.expert_b.id))
+        ),
+        "adjustments": sorted(
+            (a.id, a.status.value)
+            for a in db.scalars(
+                select(TimeAdjustment).where(TimeAdjustment.user_id == world.expert_b.id)
+            )
+        ),
+        "rules": db.scalar(select(func.count(BonusRule.id)).where(BonusRule.project_id == p)),
+        "terms": db.scalar(select(func.count(PayTerms.project_id))),
     }
 
 

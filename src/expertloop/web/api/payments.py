@@ -168,9 +168,9 @@ def evaluate_bonuses(
     body: EvaluateIn, user: CurrentUser, db: DB, settings: AppSettings
 ) -> list[BonusOut]:
     """Award what the bonus rules have earned up to a date (idempotent; operators)."""
-    _require_payroll(user)
     if body.project_id is not None:
         _project(db, user, body.project_id)
+    _require_payroll(user)
     awarded = bonuses.evaluate(
         session=db,
         actor=user,
