@@ -1,0 +1,239 @@
+"""The payments API: the week-to-statement flow, idempotent payout runs, and who sees what money."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from expertloop.payments import ledger
+from expertloop.workbench import activity
+from expertloop.workbench.access import project_access
+from tests.factories import World
+
+WEEK = "2026-11-16"
+MONDAY = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC)
+
+
+def _work(db: Session, world: World, minutes: int) -> None:
+    """Expert A works ``minutes`` on project A on Monday morning (a heartbeat every 30 s)."""
+    access = project_access(session=db, actor=world.expert_a, project_id=world.project_a.id)
+    for i in range(minutes * 2 + 1):
+        activity.record(session=db, access=access, now=MONDAY + dt.timedelta(seconds=30 * i))
+
+
+def _setup_week(login_as, world: World, db: Session):  # type: ignore[no-untyped-def]
+    op = login_as(world.operator)
+    expert = login_as(world.expert_a)
+    rate = op.post(
+        "/api/v1/rates",
+        json={"user_id": world.expert_a.id, "currency": "USD", "hourly_minor": 18_750,
+              "effective_from": "2026-11-01"},
+    )  # fmt: skip
+    assert rate.status_code == 201, rate.text
+    _work(db, world, 90)  # 1 h 30 min tracked
+    adj = expert.post(
+        "/api/v1/time-adjustments",
+        json={"project_id": world.project_a.id, "work_date": "2026-11-17", "minutes": 100,
+              "reason": "Reviewed the client's spreadsheet offline"},
+    )  # fmt: skip
+    assert adj.status_code == 201, adj.text
+    assert op.post(f"/api/v1/time-adjustments/{adj.json()['id']}/approve").status_code == 200
+    return op, expert
+
+
+def test_week_to_statement_to_the_cent(login_as, world: World, db: Session) -> None:
+    op, expert = _setup_week(login_as, world, db)
+    week = expert.get("/api/v1/me/time", params={"week": "2026-11-19"}).json()
+    assert week["week_start"] == WEEK and week["status"] == "open"
+    (line,) = week["lines"]
+    assert (line["tracked_seconds"], line["adjustment_seconds"]) == (5400, 6000)
+
+    sheet = expert.post("/api/v1/timesheets", json={"week_start": WEEK})
+    assert sheet.status_code == 201 and sheet.json()["status"] == "submitted"
+    sheet_id = sheet.json()["id"]
+    assert expert.post(f"/api/v1/timesheets/{sheet_id}/approve").status_code == 403
+    approved = op.post(f"/api/v1/timesheets/{sheet_id}/approve")
+    assert approved.status_code == 200, approved.text
+    (frozen,) = approved.json()["lines"]
+    # 11,400 s at USD 187.50/h = 593.75 exactly; margin 25 % = 148.4375 -> 148.44 (half up).
+    assert frozen["capped_seconds"] == 11_400
+    assert frozen["amount_minor"] == 59_375
+
+    # Frozen: a new adjustment for that week is refused.
+    late = expert.post(
+        "/api/v1/time-adjustments",
+        json={"project_id": world.project_a.id, "work_date": "2026-11-18", "minutes": 5,
+              "reason": "forgot"},
+    )  # fmt: skip
+    assert late.status_code == 409
+
+    headers = {"Idempotency-Key": "nov-week-3"}
+    body = {"period_start": WEEK, "period_end": "2026-11-22"}
+    preview = op.post("/api/v1/payout-runs", json={**body, "dry_run": True}, headers=headers)
+    assert preview.json()["dry_run"] is True
+    assert preview.json()["payouts"] == [
+        {"user_id": world.expert_a.id, "currency": "USD", "amount_minor": 59_375}
+    ]
+    run = op.post("/api/v1/payout-runs", json=body, headers=headers)
+    assert run.status_code == 201, run.text
+    assert run.json()["totals"] == {"USD": 59_375}
+    again = op.post("/api/v1/payout-runs", json=body, headers=headers)
+    assert again.status_code == 200
+    assert {**again.json(), "created": True} == run.json()
+    other_period = op.post(
+        "/api/v1/payout-runs", json={**body, "period_end": "2026-11-30"}, headers=headers
+    )
+    assert other_period.status_code == 409
+    second_key = op.post("/api/v1/payout-runs", json=body, headers={"Idempotency-Key": "k2"})
+    assert second_key.status_code == 201 and second_key.json()["payouts"] == []
+    assert op.post("/api/v1/payout-runs", json=body).status_code == 422  # the key is required
+
+    statement = expert.get(
+        f"/api/v1/users/{world.expert_a.id}/statement",
+        params={"from": "2026-11-01", "to": "2026-11-30"},
+    ).json()
+    assert statement["earned"] == {"USD": 59_375}
+    assert statement["paid"] == {"USD": 59_375}
+    assert statement["closing"] == {"USD": 0}
+    assert "1.58 h" not in statement["lines"][0]["description"]
+    assert "3.17 h at USD 187.50/h" in statement["lines"][0]["description"]
+    csv_text = expert.get(
+        f"/api/v1/users/{world.expert_a.id}/statement",
+        params={"from": "2026-11-01", "to": "2026-11-30", "format": "csv"},
+    ).text
+    assert "USD 593.75" in csv_text
+
+    payout_file = op.get(f"/api/v1/payout-runs/{run.json()['id']}/file")
+    assert payout_file.headers["content-type"].startswith("text/csv")
+    assert world.expert_a.email in payout_file.text and "593.75" in payout_file.text
+
+    invoice = login_as(world.client_a).get(
+        f"/api/v1/projects/{world.project_a.id}/invoice",
+        params={"from": "2026-11-01", "to": "2026-11-30"},
+    )
+    assert invoice.status_code == 200
+    assert invoice.json()["totals"] == {"USD": 59_375 + 14_844}
+    assert world.expert_a.name not in invoice.text  # expert personal data stays private
+
+    earnings = expert.get("/api/v1/me/earnings").json()
+    assert earnings["lifetime"] == {"USD": 59_375}
+    assert earnings["pending"] == {"USD": 0}
+    assert earnings["weeks"][0]["hours"] == 3.17
+
+
+def test_every_transaction_balances(login_as, world: World, db: Session) -> None:
+    op, expert = _setup_week(login_as, world, db)
+    sheet_id = expert.post("/api/v1/timesheets", json={"week_start": WEEK}).json()["id"]
+    txn_id = op.post(f"/api/v1/timesheets/{sheet_id}/approve").json()["transaction_id"]
+    bonus = op.post(
+        "/api/v1/bonuses",
+        json={"user_id": world.expert_a.id, "project_id": world.project_a.id, "currency": "USD",
+              "amount_minor": 25_000, "reason": "Exceptional ideal answers"},
+        headers={"Idempotency-Key": "bonus-1"},
+    )  # fmt: skip
+    assert bonus.status_code == 201, bonus.text
+    repeat = op.post(
+        "/api/v1/bonuses",
+        json={"user_id": world.expert_a.id, "project_id": world.project_a.id, "currency": "USD",
+              "amount_minor": 25_000, "reason": "Exceptional ideal answers"},
+        headers={"Idempotency-Key": "bonus-1"},
+    )  # fmt: skip
+    assert repeat.json()["id"] == bonus.json()["id"]
+    reversal = op.post(f"/api/v1/ledger/transactions/{txn_id}/reverse", json={"reason": "typo"})
+    assert reversal.status_code == 201
+    twice = op.post(f"/api/v1/ledger/transactions/{txn_id}/reverse", json={"reason": "again"})
+    assert twice.status_code == 409
+    owed = ledger.balance(session=db, account=ledger.EXPERT_PAYABLE, user_id=world.expert_a.id)
+    assert owed == {"USD": -25_000}  # the reversed week is gone, the bonus stays
+    total = sum(
+        e.amount_minor
+        for _t, e in ledger.statement_entries(session=db, account=ledger.EXPERT_PAYABLE)
+    ) + sum(
+        ledger.balance(session=db, account=a).get("USD", 0)
+        for a in (ledger.CLIENT_RECEIVABLE, ledger.PLATFORM_REVENUE, ledger.CASH)
+    )
+    assert total == 0
+
+
+def test_money_is_private(login_as, world: World, db: Session) -> None:
+    op, expert = _setup_week(login_as, world, db)
+    sheet_id = expert.post("/api/v1/timesheets", json={"week_start": WEEK}).json()["id"]
+    other_expert = login_as(world.expert_b)
+    client = login_as(world.client_a)
+    # Another expert: 404 on A's timesheet and statement; their own lists are empty.
+    assert other_expert.get(f"/api/v1/timesheets/{sheet_id}").status_code == 404
+    assert other_expert.get(f"/api/v1/users/{world.expert_a.id}/statement").status_code == 404
+    assert other_expert.get("/api/v1/timesheets").json() == []
+    assert other_expert.get("/api/v1/time-adjustments").json() == []
+    # The expert sees their own; operators see everyone's.
+    assert expert.get(f"/api/v1/timesheets/{sheet_id}").status_code == 200
+    assert [t["id"] for t in op.get("/api/v1/timesheets").json()] == [sheet_id]
+    # An expert's rates: only their own.
+    assert {r["user_id"] for r in expert.get("/api/v1/rates").json()} == {world.expert_a.id}
+    assert other_expert.get("/api/v1/rates").json() == []
+    # Clients: their own project's invoice only; never an expert's statement; no payroll.
+    assert client.get(f"/api/v1/projects/{world.project_a.id}/invoice").status_code == 200
+    assert client.get(f"/api/v1/projects/{world.project_b.id}/invoice").status_code == 404
+    assert client.get(f"/api/v1/users/{world.expert_a.id}/statement").status_code == 404
+    assert client.get("/api/v1/payout-runs").status_code == 403
+    # A staffed expert sees the project but not its invoice.
+    assert expert.get(f"/api/v1/projects/{world.project_a.id}/invoice").status_code == 404
+    # Only operators run payroll.
+    body = {"period_start": WEEK, "period_end": "2026-11-22"}
+    assert (
+        expert.post("/api/v1/payout-runs", json=body, headers={"Idempotency-Key": "x"}).status_code
+        == 403
+    )
+    assert (
+        expert.post(
+            "/api/v1/rates",
+            json={
+                "user_id": world.expert_a.id,
+                "currency": "USD",
+                "hourly_minor": 99_999,
+                "effective_from": "2026-11-01",
+            },
+        ).status_code
+        == 403
+    )
+
+
+def test_bad_input_gets_clear_errors(login_as, world: World, db: Session) -> None:
+    op, expert = _setup_week(login_as, world, db)
+    not_monday = expert.post("/api/v1/timesheets", json={"week_start": "2026-11-17"})
+    assert not_monday.status_code == 422
+    assert "Monday" in not_monday.json()["error"]["message"]
+    future = expert.post("/api/v1/timesheets", json={"week_start": "2099-01-05"})
+    assert future.status_code == 422
+    bad_currency = op.post(
+        "/api/v1/rates",
+        json={"user_id": world.expert_a.id, "currency": "us1", "hourly_minor": 100,
+              "effective_from": "2026-11-01"},
+    )  # fmt: skip
+    assert bad_currency.status_code == 422
+    no_reason = expert.post(
+        "/api/v1/time-adjustments",
+        json={"project_id": world.project_a.id, "work_date": "2026-11-17", "minutes": 10,
+              "reason": "   "},
+    )  # fmt: skip
+    assert no_reason.status_code == 422
+    # A week with time on a project where no rate applies: a clear refusal, nothing posted.
+    other = login_as(world.expert_b)
+    adj = other.post(
+        "/api/v1/time-adjustments",
+        json={"project_id": world.project_b.id, "work_date": "2026-11-17", "minutes": 60,
+              "reason": "Call with the client"},
+    )  # fmt: skip
+    op.post(f"/api/v1/time-adjustments/{adj.json()['id']}/approve")
+    sheet_id = other.post("/api/v1/timesheets", json={"week_start": WEEK}).json()["id"]
+    refused = op.post(f"/api/v1/timesheets/{sheet_id}/approve")
+    assert refused.status_code == 422
+    assert "No hourly rate applies" in refused.json()["error"]["message"]
+    assert other.get(f"/api/v1/timesheets/{sheet_id}").json()["status"] == "submitted"
+    backwards = op.post(
+        "/api/v1/payout-runs",
+        json={"period_start": "2026-11-22", "period_end": "2026-11-16"},
+        headers={"Idempotency-Key": "k"},
+    )
+    assert backwards.status_code == 422
