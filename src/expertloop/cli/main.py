@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import db, models, projects, users
+from expertloop.cli import db, models, payouts, projects, rates, users
 from expertloop.cli.demo import demo
 from expertloop.cli.serve import serve
 
@@ -20,6 +20,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(models.app, name="models")
 app.add_typer(projects.app, name="projects")
+app.add_typer(payouts.app, name="payouts")
+app.add_typer(rates.app, name="rates")
 
 
 def main() -> None:
