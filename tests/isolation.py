@@ -253,3 +253,35 @@ def _payments_api(w: World) -> list[Probe]:
         Probe("GET", f"/api/v1/projects/{p}/invoice?format=csv"),
         Probe("POST", "/api/v1/ledger/transactions/{b_transaction_id}/reverse", {"reason": "x"}),
     ]
+
+
+# --- Payments pages (server-rendered): B's expert's statement and B's timesheet, adjustment and
+# payout run (the ids filled in by the test, as for the JSON API above), B's project's pay terms,
+# bonuses and invoice. Forms post without a body: an outsider must be refused before any parsing.
+
+
+@isolation_case("payments_pages")
+def _payments_pages(w: World) -> list[Probe]:
+    p = w.project_b.id
+    statement = "/users/{b_user_id}/statement"
+    sheet = "/payroll/timesheets/{b_timesheet_id}"
+    adjustment = "/payroll/adjustments/{b_adjustment_id}"
+    run = "/payroll/payout-runs/{b_payout_run_id}"
+    return [
+        Probe("GET", statement),
+        Probe("GET", f"{statement}?format=csv"),
+        Probe("GET", f"{statement}?from=2026-01-01&to=2026-12-31"),
+        Probe("GET", f"/users/{w.client_b.id}/statement"),
+        Probe("GET", f"/projects/{p}/invoice"),
+        Probe("GET", f"/projects/{p}/invoice?from=2026-01-01&to=2026-12-31&format=csv"),
+        Probe("GET", f"/projects/{p}/pay"),
+        Probe("POST", f"/projects/{p}/pay/terms"),
+        Probe("POST", f"/projects/{p}/pay/bonus-rules"),
+        Probe("POST", f"/projects/{p}/pay/bonuses"),
+        Probe("POST", f"{sheet}/approve"),
+        Probe("POST", f"{sheet}/return"),
+        Probe("POST", f"{adjustment}/approve"),
+        Probe("POST", f"{adjustment}/reject"),
+        Probe("GET", run),
+        Probe("GET", f"{run}?format=csv"),
+    ]

@@ -31,11 +31,26 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Projects", "/projects"),
         NavItem("Users", "/users"),
         NavItem("Models", "/models"),
+        NavItem("Payroll", "/payroll"),
         NavItem("Audit log", "/audit"),
     ),
-    Role.client: (NavItem("Home", "/"), NavItem("Projects", "/projects")),
-    Role.expert: (NavItem("Home", "/"), NavItem("My projects", "/projects")),
-    Role.reviewer: (NavItem("Home", "/"), NavItem("Projects", "/projects")),
+    Role.client: (
+        NavItem("Home", "/"),
+        NavItem("Projects", "/projects"),
+        NavItem("Spend", "/spend"),
+    ),
+    Role.expert: (
+        NavItem("Home", "/"),
+        NavItem("My projects", "/projects"),
+        NavItem("Time", "/time"),
+        NavItem("Earnings", "/earnings"),
+    ),
+    Role.reviewer: (
+        NavItem("Home", "/"),
+        NavItem("Projects", "/projects"),
+        NavItem("Time", "/time"),
+        NavItem("Earnings", "/earnings"),
+    ),
 }
 
 

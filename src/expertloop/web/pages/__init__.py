@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from expertloop.web.pages import account, auth, home, models, projects, staff, workbench
+from expertloop.web.pages import (
+    account,
+    auth,
+    home,
+    models,
+    payments,
+    projects,
+    staff,
+    workbench,
+)
 
-PAGES = (auth, home, projects, account, staff, models, workbench)
+PAGES = (auth, home, projects, account, staff, models, workbench, payments)
 
 
 def build_router() -> APIRouter:
