@@ -12,6 +12,7 @@ seeding is fast and deterministic. Every reference figure is computed here from 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,6 +28,8 @@ from expertloop.llm import runs as llm_runs
 from expertloop.llm.hub import ModelHub
 from expertloop.llm.interface import Completion, RunStatus
 from expertloop.llm.models import ModelEndpoint
+from expertloop.payments import bonuses as pay_bonuses
+from expertloop.payments import rates as pay_rates
 from expertloop.projects import projects as projects_uc
 from expertloop.projects import targets
 from expertloop.projects.models import Project, StaffRole
@@ -44,6 +47,11 @@ class DemoLogin:
     email: str
     password: str
 
+
+# Demo pay: base hourly rates (minor units) from the start of the year; the project caps a
+# week at 20 hours, bills the client a 25 % margin and pays USD 50 per accepted problem set.
+DEMO_HOURLY_MINOR = {Role.expert: 185_00, Role.reviewer: 220_00}
+DEMO_RATES_FROM = dt.date(2026, 1, 1)
 
 DEMO_LOGINS: tuple[DemoLogin, ...] = (
     DemoLogin(
@@ -317,6 +325,26 @@ def _seed_accounts(*, session: Session, hub: ModelHub) -> None:
             user_id=users[login.email].id,
             role=role,
         )
+        # Pay is ready from the start: submitted weeks can be approved and paid at once.
+        pay_rates.set_rate(
+            session=session,
+            actor=operator,
+            currency="USD",
+            hourly_minor=DEMO_HOURLY_MINOR[login.role],
+            effective_from=DEMO_RATES_FROM,
+            user_id=users[login.email].id,
+        )
+    pay_rates.set_terms(
+        session=session, actor=operator, project=project, weekly_cap_minutes=20 * 60, margin_bp=2500
+    )
+    pay_bonuses.add_rule(
+        session=session,
+        actor=operator,
+        project=project,
+        kind="per_accepted_item",
+        currency="USD",
+        amount_minor=50_00,
+    )
 
 
 # ---- The half-done problem set ----------------------------------------------------------------

@@ -137,11 +137,15 @@ def test_rates_set_and_list(demo_env: Path) -> None:
         (None, project_id, "USD", 120050),  # newest effective date first
         (KENJI, None, "EUR", 9000),
         (AMIRA, project_id, "USD", 18733),
+        # The demo's base rates from the start of the year.
+        ("rosa@experts.expertloop.org", None, "USD", 22000),
+        (KENJI, None, "USD", 18500),
+        (AMIRA, None, "USD", 18500),
     ]
     only_kenji = json.loads(
         runner.invoke(app, ["rates", "list", "--json", "--email", KENJI]).stdout
     )
-    assert [r["hourly"] for r in only_kenji] == ["EUR 90.00"]
+    assert [r["hourly"] for r in only_kenji] == ["EUR 90.00", "USD 185.00"]
     table = runner.invoke(app, ["rates", "list"]).output
     assert "(every expert)" in table and "(base rate)" in table
 
