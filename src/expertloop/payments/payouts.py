@@ -52,7 +52,11 @@ def params_hash(period_start: dt.date, period_end: dt.date) -> str:
 
 
 def owed(*, session: Session, until: dt.date) -> list[Owed]:
-    """Return every expert's unpaid balance from entries effective up to ``until``."""
+    """Return every expert's unpaid balance from entries effective up to ``until``.
+
+    Never more than the whole balance: a payout effective after ``until`` (a run over a later
+    period, done first) has already paid part of what was earned up to ``until``.
+    """
     rows = session.execute(
         select(LedgerEntry.user_id, LedgerEntry.currency)
         .where(LedgerEntry.account == ledger.EXPERT_PAYABLE, LedgerEntry.user_id.is_not(None))
@@ -62,15 +66,20 @@ def owed(*, session: Session, until: dt.date) -> list[Owed]:
     for user_id, currency in sorted(rows, key=lambda r: (r[0] or 0, r[1])):
         if user_id is None:
             continue
-        total = ledger.balance(
-            session=session,
-            account=ledger.EXPERT_PAYABLE,
-            currency=currency,
-            user_id=user_id,
-            until=until,
-        ).get(currency, 0)
-        if total < 0:  # a credit balance: the platform owes it
-            result.append(Owed(user_id, currency, -total))
+        # Credit balances (negative) are what the platform owes.
+        due, overall = (
+            -ledger.balance(
+                session=session,
+                account=ledger.EXPERT_PAYABLE,
+                currency=currency,
+                user_id=user_id,
+                until=limit,
+            ).get(currency, 0)
+            for limit in (until, None)
+        )
+        amount = min(due, overall)
+        if amount > 0:
+            result.append(Owed(user_id, currency, amount))
     return result
 
 

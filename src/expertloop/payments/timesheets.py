@@ -22,6 +22,7 @@ from expertloop.events import emit
 from expertloop.payments import events, ledger, money, postings, rates
 from expertloop.payments.models import (
     AdjustmentStatus,
+    Rate,
     TimeAdjustment,
     Timesheet,
     TimesheetLine,
@@ -186,8 +187,8 @@ def approve(
         idle_cutoff=idle_cutoff,
         default_margin_bp=default_margin_bp,
     )
-    entries: list[ledger.Line] = []
-    total = 0
+    # Price every line before writing any: a missing rate must leave nothing behind.
+    priced: list[tuple[WeekLine, Project, Rate]] = []
     for line in lines:
         project = session.get(Project, line.project_id)
         assert project is not None
@@ -199,6 +200,10 @@ def approve(
                 f"No hourly rate applies to this expert on {project.name} for the week of "
                 f"{sheet.week_start.isoformat()}; set one first."
             )
+        priced.append((line, project, rate))
+    entries: list[ledger.Line] = []
+    total = 0
+    for line, project, rate in priced:
         terms = rates.terms_for(
             session=session, project_id=project.id, default_margin_bp=default_margin_bp
         )
