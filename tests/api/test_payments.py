@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from expertloop.payments import ledger
+from expertloop.payments.models import Payout
 from expertloop.workbench import activity
 from expertloop.workbench.access import project_access
 from tests.factories import World
@@ -237,3 +239,49 @@ def test_bad_input_gets_clear_errors(login_as, world: World, db: Session) -> Non
         headers={"Idempotency-Key": "k"},
     )
     assert backwards.status_code == 422
+
+
+def test_reversals_reopen_the_week_and_unpay_a_payout(login_as, world: World, db: Session) -> None:
+    op, expert = _setup_week(login_as, world, db)
+    sheet_id = expert.post("/api/v1/timesheets", json={"week_start": WEEK}).json()["id"]
+    first = op.post(f"/api/v1/timesheets/{sheet_id}/approve").json()
+    reversed_week = op.post(
+        f"/api/v1/ledger/transactions/{first['transaction_id']}/reverse",
+        json={"reason": "Wrong rate"},
+    )
+    assert reversed_week.status_code == 201
+    reopened = expert.get(f"/api/v1/timesheets/{sheet_id}").json()
+    assert reopened["status"] == "returned" and reopened["lines"] == []
+    assert "Wrong rate" in reopened["comment"]
+    # The expert submits again; approval posts anew at the (corrected) rate.
+    op.post(
+        "/api/v1/rates",
+        json={"user_id": world.expert_a.id, "currency": "USD", "hourly_minor": 20_000,
+              "effective_from": "2026-11-16"},
+    )  # fmt: skip
+    expert.post("/api/v1/timesheets", json={"week_start": WEEK})
+    second = op.post(f"/api/v1/timesheets/{sheet_id}/approve").json()
+    assert second["lines"][0]["amount_minor"] == 63_333  # 11,400 s at 200.00/h = 633.333…
+    assert second["transaction_id"] != first["transaction_id"]
+
+    body = {"period_start": WEEK, "period_end": "2026-11-22"}
+    run = op.post("/api/v1/payout-runs", json=body, headers={"Idempotency-Key": "p1"}).json()
+    payout_txn = db.scalar(select(Payout.transaction_id).where(Payout.run_id == run["id"]))
+    assert (
+        op.post(
+            f"/api/v1/ledger/transactions/{payout_txn}/reverse", json={"reason": "Bank bounced it"}
+        ).status_code
+        == 201
+    )
+    earnings = expert.get("/api/v1/me/earnings").json()
+    assert earnings["lifetime"] == {"USD": 63_333}  # un-paying does not un-earn
+    assert earnings["paid"] == {"USD": 0}
+    assert earnings["pending"] == {"USD": 63_333}
+    again = op.post("/api/v1/payout-runs", json=body, headers={"Idempotency-Key": "p2"}).json()
+    assert again["totals"] == {"USD": 63_333}
+    assert (
+        login_as(world.expert_b)
+        .post(f"/api/v1/ledger/transactions/{payout_txn}/reverse", json={"reason": "x"})
+        .status_code
+        == 404
+    )

@@ -68,9 +68,14 @@ def _completion(session: Session, rule: BonusRule, until: dt.date, completed: bo
     if not completed:
         return []
     minimum = int(rule.params.get("min_accepted", 1))
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     counts = session.execute(
         select(ProblemSet.author_id, func.count(ProblemSet.id))
-        .where(ProblemSet.project_id == rule.project_id, ProblemSet.status == Status.accepted)
+        .where(
+            ProblemSet.project_id == rule.project_id,
+            ProblemSet.status == Status.accepted,
+            ProblemSet.accepted_at < end,
+        )
         .group_by(ProblemSet.author_id)
     ).all()
     return [

@@ -24,6 +24,11 @@ def currency(code: str) -> str:
     return code
 
 
+def minor_digits(code: str) -> int:
+    """Return how many decimals the currency's minor unit has (2 unless listed)."""
+    return _EXPONENT.get(code, 2)
+
+
 def round_half_up(numerator: int, denominator: int) -> int:
     """Divide and round half up (towards +infinity at .5), in integers only."""
     if denominator <= 0:
@@ -43,7 +48,7 @@ def margin(cost_minor: int, margin_bp: int) -> int:
 
 def format_money(amount_minor: int, code: str) -> str:
     """Format for pages and statements: ``USD 1,234.50``."""
-    exponent = _EXPONENT.get(code, 2)
+    exponent = minor_digits(code)
     sign = "-" if amount_minor < 0 else ""
     value = abs(amount_minor)
     if exponent == 0:
@@ -53,11 +58,17 @@ def format_money(amount_minor: int, code: str) -> str:
 
 
 def parse_money(text: str, code: str) -> int:
-    """Parse ``1234.5`` or ``1,234.50`` into minor units, refusing fractions of a minor unit."""
-    exponent = _EXPONENT.get(code, 2)
-    cleaned = text.strip().replace(",", "")
-    if not re.match(r"^-?\d+(\.\d+)?$", cleaned):
+    """Parse ``1234.5``, ``1,234.50`` or ``USD 1,234.50`` into minor units.
+
+    Commas must group thousands; fractions of a minor unit are refused.
+    """
+    exponent = minor_digits(code)
+    cleaned = text.strip()
+    if cleaned[:3].upper() == code and cleaned[3:4] in (" ", ""):
+        cleaned = cleaned[3:].strip()
+    if not re.match(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$", cleaned):
         raise ValidationFailed(f"{text!r} is not an amount such as 1234.50.")
+    cleaned = cleaned.replace(",", "")
     negative = cleaned.startswith("-")
     major, _, minor = cleaned.lstrip("-").partition(".")
     if len(minor) > exponent:

@@ -15,7 +15,7 @@ from expertloop.payments.models import PayTerms, Rate
 from expertloop.payments.policies import can_run_payroll
 from expertloop.projects.models import Project
 
-MAX_HOURLY_MINOR = 100_000_00  # 100,000.00 an hour: anything above is a typo
+MAX_HOURLY_MAJOR = 100_000  # 100,000 an hour in any currency: anything above is a typo
 
 
 def set_rate(
@@ -37,12 +37,13 @@ def set_rate(
         raise NotFound("User not found.")
     if project_id is not None and session.get(Project, project_id) is None:
         raise NotFound("Project not found.")
-    if not 0 < hourly_minor <= MAX_HOURLY_MINOR:
-        raise ValidationFailed("The hourly rate must be positive (and below 100,000 an hour).")
+    code = money.currency(currency)
+    if not 0 < hourly_minor <= MAX_HOURLY_MAJOR * 10 ** money.minor_digits(code):
+        raise ValidationFailed("The hourly rate must be positive (and at most 100,000 an hour).")
     rate = Rate(
         user_id=user_id,
         project_id=project_id,
-        currency=money.currency(currency),
+        currency=code,
         hourly_minor=hourly_minor,
         effective_from=effective_from,
         created_by_id=actor.id,

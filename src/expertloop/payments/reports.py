@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import User
 from expertloop.payments import ledger, money
-from expertloop.payments.models import Bonus, Payout, Timesheet, TimesheetLine, TimesheetStatus
+from expertloop.payments.models import (
+    Bonus,
+    LedgerTransaction,
+    Payout,
+    Timesheet,
+    TimesheetLine,
+    TimesheetStatus,
+)
 from expertloop.projects.models import Project
 from expertloop.workbench import activity
 from expertloop.workbench.models import ProblemSet, Status
@@ -45,6 +52,14 @@ class Statement:
     paid: dict[str, int] = field(default_factory=dict)
 
 
+def _is_payout(session: Session, txn: LedgerTransaction) -> bool:
+    """A payout, or the reversal of one (which un-pays rather than un-earns)."""
+    if txn.kind == "reversal" and txn.reverses_id is not None:
+        original = session.get(LedgerTransaction, txn.reverses_id)
+        return original is not None and original.kind == "payout"
+    return txn.kind == "payout"
+
+
 def statement(
     *, session: Session, user: User, period_start: dt.date, period_end: dt.date
 ) -> Statement:
@@ -70,7 +85,7 @@ def statement(
         lines.append(
             StatementLine(txn.effective_on, txn.kind, entry.memo, entry.currency, amount, txn.id)
         )
-        if txn.kind == "payout":
+        if _is_payout(session, txn):
             paid[entry.currency] += -amount
         else:
             earned[entry.currency] += amount
@@ -256,7 +271,7 @@ def earnings(*, session: Session, user: User) -> Earnings:
     for txn, entry in ledger.statement_entries(
         session=session, account=ledger.EXPERT_PAYABLE, user_id=user.id
     ):
-        if txn.kind == "payout":
+        if _is_payout(session, txn):
             paid[entry.currency] += entry.amount_minor
         else:
             lifetime[entry.currency] += -entry.amount_minor

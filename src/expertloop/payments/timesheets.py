@@ -245,7 +245,7 @@ def approve(
             description=f"Approved timesheet #{sheet.id}, week of {sheet.week_start.isoformat()}",
             effective_on=week_end,
             lines=entries,
-            idempotency_key=f"timesheet:{sheet.id}",
+            idempotency_key=f"timesheet:{sheet.id}:v{sheet.version}",
             created_by_id=actor.id,
         )
         sheet.transaction_id = txn.id

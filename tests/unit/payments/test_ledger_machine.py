@@ -286,8 +286,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 due.add((f"rule:{p.item_rule.id}:problem_set:{ps_id}", author, ITEM_BONUS))
         if completed:
             counts: dict[int, int] = defaultdict(int)
-            for _ps, project_id, author, _day in self.accepted:
-                if project_id == p.project_b.id:
+            for _ps, project_id, author, day in self.accepted:
+                if project_id == p.project_b.id and day <= until:  # accepted by then
                     counts[author] += 1
             for author, n in counts.items():
                 if n >= 2:

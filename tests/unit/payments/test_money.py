@@ -110,6 +110,7 @@ def test_format_money(amount: int, code: str, text: str) -> None:
         ("-0.05", "USD", -5),
         ("0.1", "BHD", 100),
         ("1234", "JPY", 1234),
+        ("USD 1,234.50", "USD", 123_450),  # as format_money writes it
     ],
 )
 def test_parse_money(text: str, code: str, amount: int) -> None:
@@ -127,7 +128,9 @@ def test_parse_money(text: str, code: str, amount: int) -> None:
         ("1.", "USD"),
         ("--1", "USD"),
         ("1e3", "USD"),
-        ("USD 1.00", "USD"),
+        ("EUR 1.00", "USD"),  # another currency's amount
+        ("1,2,3", "USD"),  # commas must group thousands
+        ("12,34.50", "USD"),
     ],
 )
 def test_parse_money_refuses(text: str, code: str) -> None:

@@ -97,7 +97,7 @@ def test_setting_a_rate_adds_a_row_and_keeps_the_old_ones(pay: Pay) -> None:
         ({"user_id": None, "project_id": None}, ValidationFailed),
         ({"hourly_minor": 0}, ValidationFailed),
         ({"hourly_minor": -100}, ValidationFailed),
-        ({"hourly_minor": rates.MAX_HOURLY_MINOR + 1}, ValidationFailed),
+        ({"hourly_minor": rates.MAX_HOURLY_MAJOR * 100 + 1}, ValidationFailed),
         ({"currency": "dollars"}, ValidationFailed),
         ({"user_id": 10**9}, NotFound),
         ({"project_id": 10**9}, NotFound),

@@ -12,8 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from expertloop.accounts.models import User
 from expertloop.errors import NotFound, PermissionDenied, ValidationFailed
-from expertloop.events import emit
-from expertloop.payments import bonuses, events, ledger, payouts, rates, reports, timesheets
+from expertloop.payments import bonuses, corrections, payouts, rates, reports, timesheets
 from expertloop.payments.models import AdjustmentStatus, TimeAdjustment, TimesheetStatus
 from expertloop.payments.policies import can_run_payroll, can_see_org_invoices, can_see_user_money
 from expertloop.payments.schemas import (
@@ -508,18 +507,7 @@ def reverse_transaction(
     transaction_id: int, body: ReverseIn, user: CurrentUser, db: DB
 ) -> TransactionOut:
     """Correct a transaction by posting its exact reversal (operators)."""
-    if not can_run_payroll(user):
-        raise NotFound("Transaction not found.")
-    txn = ledger.reverse(
-        session=db, transaction_id=transaction_id, reason=body.reason, created_by_id=user.id
-    )
-    emit(
-        events.TransactionReversed(
-            actor_user_id=user.id,
-            subject_type="ledger_transaction",
-            subject_id=str(transaction_id),
-            reason=body.reason[:500],
-        ),
-        session=db,
+    txn = corrections.reverse(
+        session=db, actor=user, transaction_id=transaction_id, reason=body.reason
     )
     return TransactionOut.model_validate(txn)

@@ -85,7 +85,7 @@ def fmt_totals(totals: dict[str, int]) -> str:
 
 def major(amount_minor: int, currency: str) -> float:
     """An amount in major units, for charts only (tables show the exact figures)."""
-    scale: int = 10 ** money._EXPONENT.get(currency, 2)
+    scale: int = 10 ** money.minor_digits(currency)
     return amount_minor / scale
 
 
