@@ -9,13 +9,25 @@ from expertloop.web.pages import (
     auth,
     home,
     models,
-    payments,
     projects,
     staff,
     workbench,
 )
+from expertloop.web.pages.pay import earner, payroll, project_pay, spend
 
-PAGES = (auth, home, projects, account, staff, models, workbench, payments)
+PAGES = (
+    auth,
+    home,
+    projects,
+    account,
+    staff,
+    models,
+    workbench,
+    earner,
+    payroll,
+    project_pay,
+    spend,
+)
 
 
 def build_router() -> APIRouter:

@@ -1,0 +1,1 @@
+"""Time and pay pages, one module per audience."""
