@@ -84,7 +84,7 @@ def test_week_to_statement_to_the_cent(login_as, world: World, db: Session) -> N
     assert again.status_code == 200
     assert {**again.json(), "created": True} == run.json()
     other_period = op.post(
-        "/api/v1/payout-runs", json={**body, "period_end": "2026-11-30"}, headers=headers
+        "/api/v1/payout-runs", json={**body, "period_end": "2026-11-23"}, headers=headers
     )
     assert other_period.status_code == 409
     second_key = op.post("/api/v1/payout-runs", json=body, headers={"Idempotency-Key": "k2"})
@@ -284,4 +284,53 @@ def test_reversals_reopen_the_week_and_unpay_a_payout(login_as, world: World, db
         .post(f"/api/v1/ledger/transactions/{payout_txn}/reverse", json={"reason": "x"})
         .status_code
         == 404
+    )
+
+
+def test_review_findings_stay_fixed(login_as, world: World, db: Session) -> None:
+    op, expert = _setup_week(login_as, world, db)
+    # A bonus goes only to an expert or reviewer staffed on the project.
+    stray = op.post(
+        "/api/v1/bonuses",
+        json={"user_id": world.client_b.id, "project_id": world.project_a.id, "currency": "USD",
+              "amount_minor": 100, "reason": "oops"},
+    )  # fmt: skip
+    assert stray.status_code == 422
+    # One idempotency key names one bonus.
+    body = {"user_id": world.expert_a.id, "project_id": world.project_a.id, "currency": "USD",
+            "amount_minor": 100, "reason": "Thanks"}  # fmt: skip
+    assert (
+        op.post("/api/v1/bonuses", json=body, headers={"Idempotency-Key": "b"}).status_code == 201
+    )
+    other = {**body, "user_id": world.reviewer_a.id}
+    assert (
+        op.post("/api/v1/bonuses", json=other, headers={"Idempotency-Key": "b"}).status_code == 409
+    )
+    # A payout period cannot end in the future.
+    future = op.post(
+        "/api/v1/payout-runs",
+        json={"period_start": WEEK, "period_end": "2099-01-01"},
+        headers={"Idempotency-Key": "f"},
+    )
+    assert future.status_code == 422
+    # A reversed payout leaves its run and its payout file.
+    sheet_id = expert.post("/api/v1/timesheets", json={"week_start": WEEK}).json()["id"]
+    op.post(f"/api/v1/timesheets/{sheet_id}/approve")
+    run = op.post(
+        "/api/v1/payout-runs",
+        json={"period_start": WEEK, "period_end": "2026-11-22"},
+        headers={"Idempotency-Key": "r"},
+    ).json()
+    payout_txn = db.scalar(select(Payout.transaction_id).where(Payout.run_id == run["id"]))
+    op.post(f"/api/v1/ledger/transactions/{payout_txn}/reverse", json={"reason": "bounced"})
+    assert op.get(f"/api/v1/payout-runs/{run['id']}").json()["payouts"] == []
+    assert world.expert_a.email not in op.get(f"/api/v1/payout-runs/{run['id']}/file").text
+    # Numbers and dates beyond what the database holds are the input's fault, not a crash.
+    assert op.get(f"/api/v1/timesheets/{2**70}").status_code in (404, 422)
+    assert expert.get("/api/v1/me/time", params={"week": "9999-12-31"}).status_code == 422
+    assert (
+        expert.get(
+            f"/api/v1/users/{world.expert_a.id}/statement", params={"from": "0001-01-01"}
+        ).status_code
+        == 422
     )

@@ -30,8 +30,9 @@ from expertloop.payments.timesheets import week_of
 from expertloop.types import utcnow
 from tests.factories import World
 
-TODAY = utcnow().date()
-MONDAY = week_of(TODAY)
+# Last week: a week is submitted once it is over, and a payout period ends by today.
+MONDAY = week_of(utcnow().date()) - dt.timedelta(weeks=1)
+TODAY = MONDAY + dt.timedelta(days=2)  # the day the work in these tests was done
 SUNDAY = MONDAY + dt.timedelta(days=6)
 
 
@@ -204,7 +205,8 @@ def test_time_page_shows_the_week_and_adjustments(login_as, world: World, db: Se
     _rate(db, world)
     sheet_id = _approved_week(login_as, world, db)
     html = login_as(world.expert_a).get("/time").text
-    assert 'data-seconds="26400"' in html  # 440 approved minutes
+    row = html[html.index(f'data-week="{MONDAY}"') :]
+    assert "7:20:00" in row[: row.index("</tr>")]  # 440 approved minutes, last week
     assert "USD 1,375.00" in html  # estimated at the rate in force
     assert "Submitted" in html
     assert "+440 min (7:20:00)" in html
@@ -292,8 +294,8 @@ def test_approve_pay_and_statement_to_the_cent(login_as, world: World, db: Sessi
         operator,
         "/payroll/payout-runs",
         action="run",
-        period_start=MONDAY,
-        period_end=SUNDAY + dt.timedelta(days=7),
+        period_start=MONDAY - dt.timedelta(days=7),
+        period_end=SUNDAY,
         idempotency_key=key,
     )
     assert r.status_code == 409

@@ -571,3 +571,28 @@ def test_annotations_follow_the_project_taxonomy(  # type: ignore[no-untyped-def
     # No prompt-side category is left, so a prompt note cannot be filed.
     r = author.post(url, json={"category": "stale_figure", "severity": "minor"})
     assert r.status_code == 422 and message(r) == "Stale figure is not a category for a prompt."
+
+
+def test_nobody_reviews_their_own_problem_set(login_as, world, db) -> None:  # type: ignore[no-untyped-def]
+    from expertloop.projects.models import StaffRole
+    from tests.factories import make_problem_set, staff
+
+    reviewer = world.reviewer_a  # staffed as expert on A by the world; make them a reviewer too
+    staff(db, world.project_b, reviewer, StaffRole.reviewer)
+    ps = make_problem_set(db, world.project_b, reviewer, "Own work")
+    db.commit()
+    api = login_as(reviewer)
+    # Submitting needs passing steps; the refusal to self-review comes first for review actions.
+    detail = api.get(f"/api/v1/problem-sets/{ps.id}").json()
+    assert "accept" not in detail["actions"] and "return" not in detail["actions"]
+    from expertloop.workbench.models import ProblemSet, Status
+
+    row = db.get(ProblemSet, ps.id)
+    assert row is not None
+    row.status = Status.submitted
+    db.commit()
+    detail = api.get(f"/api/v1/problem-sets/{ps.id}").json()
+    assert detail["actions"] == []
+    refused = api.post(f"/api/v1/problem-sets/{ps.id}/transitions/accept", json={})
+    assert refused.status_code == 403
+    assert "their own" in refused.json()["error"]["message"]

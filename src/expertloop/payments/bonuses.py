@@ -16,12 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import User
-from expertloop.errors import NotFound, PermissionDenied, ValidationFailed
+from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
 from expertloop.payments import events, ledger, money, postings, rates
 from expertloop.payments.models import Bonus, BonusRule
-from expertloop.payments.policies import can_run_payroll
+from expertloop.payments.policies import can_run_payroll, earns
 from expertloop.projects.models import Project
+from expertloop.projects.projects import is_staffed
 from expertloop.workbench.models import ProblemSet, Status
 
 
@@ -35,6 +36,8 @@ class Earned:
     source_key: str
     earned_on: dt.date
 
+
+MAX_BONUS_MAJOR = 1_000_000  # in any currency: anything above is a typo
 
 Evaluator = Callable[[Session, BonusRule, dt.date, bool], list[Earned]]
 
@@ -112,8 +115,8 @@ def add_rule(
         raise PermissionDenied("Only operators set bonus rules.")
     if kind not in EVALUATORS:
         raise ValidationFailed(f"Unknown bonus kind {kind!r}; known: {', '.join(EVALUATORS)}.")
-    if amount_minor <= 0:
-        raise ValidationFailed("A bonus amount must be positive.")
+    if not 0 < amount_minor <= MAX_BONUS_MAJOR * 10 ** money.minor_digits(currency.upper()):
+        raise ValidationFailed("A bonus amount must be positive (and at most 1,000,000).")
     params = {}
     if kind == "completion":
         if min_accepted is None or min_accepted < 1:
@@ -276,15 +279,23 @@ def award_manual(
     """Give a one-off bonus with a reason (operators); a repeated key returns the first."""
     if not can_run_payroll(actor):
         raise PermissionDenied("Only operators award bonuses.")
-    if session.get(User, user_id) is None:
+    user = session.get(User, user_id)
+    if user is None:
         raise NotFound("User not found.")
-    if amount_minor <= 0:
-        raise ValidationFailed("A bonus amount must be positive.")
+    if not earns(user) or not is_staffed(session, project.id, user.id):
+        raise ValidationFailed("Bonuses go to experts and reviewers staffed on the project.")
+    if not 0 < amount_minor <= MAX_BONUS_MAJOR * 10 ** money.minor_digits(currency.upper()):
+        raise ValidationFailed("A bonus amount must be positive (and at most 1,000,000).")
     if not reason.strip():
         raise ValidationFailed("Say why the bonus is given.")
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 120:
+        raise ValidationFailed("An idempotency key has 1 to 120 characters.")
     key = f"manual:{idempotency_key or uuid.uuid4().hex}"
     existing = session.scalar(select(Bonus).where(Bonus.source_key == key))
     if existing is not None:
+        same = (existing.user_id, existing.project_id, existing.currency, existing.amount_minor)
+        if same != (user_id, project.id, money.currency(currency), amount_minor):
+            raise Conflict("This idempotency key was used for another bonus; use a new key.")
         return existing
     bonus = _award(
         session=session,

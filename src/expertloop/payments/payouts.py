@@ -20,8 +20,9 @@ from expertloop.accounts.models import User
 from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
 from expertloop.payments import bonuses, events, ledger, postings
-from expertloop.payments.models import LedgerEntry, Payout, PayoutRun
+from expertloop.payments.models import LedgerEntry, LedgerTransaction, Payout, PayoutRun
 from expertloop.payments.policies import can_run_payroll
+from expertloop.types import utcnow
 
 _LOCK_KEY = 7_354_001  # pg_advisory_xact_lock id for payout runs
 
@@ -89,10 +90,15 @@ def _lock(session: Session) -> None:
 
 
 def payouts_of(*, session: Session, run_id: int) -> list[Payout]:
-    """Return a run's payouts."""
+    """Return a run's payouts that stand (a reversed payout leaves its run and payout file)."""
+    reversed_txns = select(LedgerTransaction.reverses_id).where(
+        LedgerTransaction.reverses_id.is_not(None)
+    )
     return list(
         session.scalars(
-            select(Payout).where(Payout.run_id == run_id).order_by(Payout.user_id, Payout.currency)
+            select(Payout)
+            .where(Payout.run_id == run_id, Payout.transaction_id.not_in(reversed_txns))
+            .order_by(Payout.user_id, Payout.currency)
         )
     )
 
@@ -126,6 +132,8 @@ def run(
         raise PermissionDenied("Only operators run payouts.")
     if period_end < period_start:
         raise ValidationFailed("The period ends before it starts.")
+    if period_end > utcnow().date():
+        raise ValidationFailed("A payout period cannot end in the future.")
     key = idempotency_key.strip()
     if not key or len(key) > 200:
         raise ValidationFailed("An idempotency key of 1 to 200 characters is needed.")
@@ -134,7 +142,15 @@ def run(
         existing = session.scalar(select(PayoutRun).where(PayoutRun.idempotency_key == key))
         if existing is not None and existing.params_hash != fingerprint:
             raise Conflict("This idempotency key was used for another period.")
-        return owed(session=session, until=period_end)
+        # Show what the run would pay, bonuses included: award them, read, undo.
+        preview = session.begin_nested()
+        try:
+            bonuses.evaluate(
+                session=session, actor=actor, until=period_end, default_margin_bp=default_margin_bp
+            )
+            return owed(session=session, until=period_end)
+        finally:
+            preview.rollback()
     _lock(session)
     existing = session.scalar(select(PayoutRun).where(PayoutRun.idempotency_key == key))
     if existing is not None:

@@ -21,9 +21,15 @@ from expertloop.payments.models import (
     TimesheetLine,
     TimesheetStatus,
 )
+from expertloop.payments.payouts import payouts_of
 from expertloop.projects.models import Project
 from expertloop.workbench import activity
 from expertloop.workbench.models import ProblemSet, Status
+
+
+def _cell(text: str) -> str:
+    """Keep free text inert in spreadsheets (no formulas from names or memos)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @dataclass
@@ -118,7 +124,7 @@ def statement_csv(st: Statement) -> str:
             [
                 line.on,
                 line.kind,
-                line.description,
+                _cell(line.description),
                 line.currency,
                 line.amount_minor,
                 money.format_money(line.amount_minor, line.currency),
@@ -140,10 +146,11 @@ def statement_csv(st: Statement) -> str:
 
 def payout_file(*, session: Session, run_id: int) -> str:
     """The run's payouts as a CSV for the bank or payment provider."""
+    standing = {p.id for p in payouts_of(session=session, run_id=run_id)}
     rows = session.execute(
         select(Payout, User)
         .join(User, User.id == Payout.user_id)
-        .where(Payout.run_id == run_id)
+        .where(Payout.run_id == run_id, Payout.id.in_(standing))
         .order_by(User.id, Payout.currency)
     ).all()
     out = io.StringIO()
@@ -156,8 +163,8 @@ def payout_file(*, session: Session, run_id: int) -> str:
             [
                 payout.id,
                 run_id,
-                user.name,
-                user.email,
+                _cell(user.name),
+                _cell(user.email),
                 payout.currency,
                 payout.amount_minor,
                 money.format_money(payout.amount_minor, payout.currency),
@@ -239,7 +246,7 @@ def invoice_csv(inv: Invoice) -> str:
         writer.writerow(
             [
                 line.on,
-                line.description,
+                _cell(line.description),
                 line.currency,
                 line.amount_minor,
                 money.format_money(line.amount_minor, line.currency),

@@ -151,8 +151,12 @@ def submit(
         raise PermissionDenied("Only experts and reviewers submit timesheets.")
     if week_start.weekday() != 0:
         raise ValidationFailed("A week starts on a Monday.")
-    if week_start > (today or utcnow().date()):
-        raise ValidationFailed("That week has not started yet.")
+    if week_start + dt.timedelta(days=7) > (today or utcnow().date()):
+        # Time worked after an approval could never be paid: weeks are submitted once over.
+        raise ValidationFailed(
+            "A week is submitted once it is over (from the Monday after it); "
+            "its time is still being tracked."
+        )
     sheet = find_sheet(session=session, user_id=actor.id, week_start=week_start)
     if sheet is None:
         sheet = Timesheet(user_id=actor.id, week_start=week_start)

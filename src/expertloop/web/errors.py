@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -158,6 +158,14 @@ async def stale_error(request: Request, exc: Exception) -> Response:
     return _render(request, 409, "conflict", "This was changed meanwhile; reload and try again.")
 
 
+async def out_of_range(request: Request, exc: Exception) -> Response:
+    """A number or date beyond what the database or calendar holds: the input's fault."""
+    log.info("out-of-range input on %s %s: %s", request.method, request.url.path, exc)
+    return _render(
+        request, 422, "invalid_request", "A number or date in the request is out of range."
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(errors.ExpertLoopError, domain_error)
@@ -165,4 +173,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(StaleDataError, stale_error)
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)
     app.add_exception_handler(Exception, unexpected_error)

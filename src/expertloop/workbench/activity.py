@@ -45,6 +45,8 @@ def record(
         raise PermissionDenied("Time is tracked on your own problem sets.")
     if loaded is not None and loaded.problem_set.project_id != access.project.id:
         raise ValidationFailed("That problem set is not in this project.")
+    if loaded is not None and not loaded.can_edit:
+        return None  # a submitted or accepted problem set is not worked on: no time counts
     at = now or utcnow()
     last = session.scalar(
         select(Heartbeat.at)

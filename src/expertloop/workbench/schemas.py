@@ -221,7 +221,7 @@ class HeartbeatIn(BaseModel):
 class HeartbeatOut(BaseModel):
     recorded: bool
     tracked_seconds: float = Field(
-        description="Your tracked time on this problem set (or project)."
+        description="Your tracked time on this problem set (without one: on the project this week)."
     )
 
 

@@ -53,7 +53,9 @@ def allowed_actions(loaded: Loaded) -> list[Action]:
             continue
         if action in _AUTHOR_ACTIONS and ps.author_id != loaded.access.actor.id:
             continue
-        if action not in _AUTHOR_ACTIONS and not loaded.access.is_reviewer:
+        if action not in _AUTHOR_ACTIONS and (
+            not loaded.access.is_reviewer or ps.author_id == loaded.access.actor.id
+        ):
             continue
         result.append(action)
     return result
@@ -76,6 +78,8 @@ def transition(
             raise PermissionDenied("Only the author can do this.")
     elif not access.is_reviewer:
         raise PermissionDenied("Only operators and the project's reviewers review problem sets.")
+    elif ps.author_id == access.actor.id:
+        raise PermissionDenied("Nobody reviews their own problem set; another reviewer must.")
     if version is not None and version != ps.version:
         raise Conflict(
             "This problem set was changed elsewhere; reload it.",

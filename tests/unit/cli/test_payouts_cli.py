@@ -224,7 +224,7 @@ def test_payout_run_dry_run_then_pay_once(demo_env: Path, tmp_path: Path) -> Non
 
     # The same key for another period is refused.
     clash = runner.invoke(
-        app, ["payouts", "run", "--period", "2026-11-23..2026-11-29", "--key", "week-47-retry"]
+        app, ["payouts", "run", "--period", "2026-11-09..2026-11-22", "--key", "week-47-retry"]
     )
     assert clash.exit_code == 1
     assert "used for another period" in clash.output

@@ -84,6 +84,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accepted: list[tuple[int, int, int, dt.date]] = []  # (ps, project, author, day)
         self.awarded: set[str] = set()
         self.manual_keys: dict[str, int] = {}
+        self.manual_params: dict[str, tuple[int, int, str, int]] = {}
         self.run_keys: set[str] = set()
 
     def teardown(self) -> None:
@@ -253,6 +254,25 @@ class LedgerMachine(RuleBasedStateMachine):
         user, projects = data.draw(st.sampled_from(self.earners()), label="earner")
         project = data.draw(st.sampled_from(projects), label="project")
         currency = data.draw(st.sampled_from(["USD", "EUR"]), label="currency")
+        params = (user.id, project.id, currency, amount)
+        if key is not None and key in self.manual_params and self.manual_params[key] != params:
+            # A key names one bonus: reusing it for another is refused, and nothing is posted.
+            with pytest.raises(Conflict):
+                bonuses.award_manual(
+                    session=self.db,
+                    actor=self.pay.operator,
+                    project=project,
+                    user_id=user.id,
+                    currency=currency,
+                    amount_minor=amount,
+                    reason="Extra effort",
+                    earned_on=on,
+                    default_margin_bp=MARGIN_BP,
+                    idempotency_key=key,
+                )
+            return
+        if key is not None:
+            self.manual_params.setdefault(key, params)
         bonus = bonuses.award_manual(
             session=self.db,
             actor=self.pay.operator,

@@ -255,17 +255,18 @@ def test_submit_return_resubmit_approve(pay: Pay) -> None:
             attempt()
 
 
-def test_a_week_starts_on_a_monday_that_has_begun(pay: Pay) -> None:
+def test_a_week_starts_on_a_monday_and_is_submitted_once_over(pay: Pay) -> None:
     with pytest.raises(ValidationFailed, match="Monday"):
         pay.submit(pay.expert_a, WEEK + dt.timedelta(days=1))
-    with pytest.raises(ValidationFailed, match="not started"):
-        timesheets.submit(
-            session=pay.db,
-            actor=pay.expert_a,
-            week_start=monday(10),
-            today=monday(10) - dt.timedelta(1),
-        )
-    timesheets.submit(session=pay.db, actor=pay.expert_a, week_start=monday(10), today=monday(10))
+    for today in (monday(10) - dt.timedelta(1), monday(10), monday(10) + dt.timedelta(6)):
+        with pytest.raises(ValidationFailed, match="once it is over"):
+            timesheets.submit(
+                session=pay.db, actor=pay.expert_a, week_start=monday(10), today=today
+            )
+    sheet = timesheets.submit(
+        session=pay.db, actor=pay.expert_a, week_start=monday(10), today=monday(11)
+    )
+    assert sheet.status == TimesheetStatus.submitted
 
 
 def test_an_empty_week_is_approved_without_a_transaction(pay: Pay) -> None:

@@ -15,6 +15,7 @@ from expertloop.accounts.models import User
 from expertloop.errors import NotFound, ValidationFailed
 from expertloop.llm import runs as llm_runs
 from expertloop.llm.models import ModelEndpoint, ModelRun
+from expertloop.types import utcnow
 from expertloop.web.api.common import ERRORS
 from expertloop.web.api.runs import run_out, stream_events
 from expertloop.web.deps import DB, AppSettings, CurrentUser, Hub
@@ -250,9 +251,18 @@ def heartbeat(body: HeartbeatIn, user: CurrentUser, db: DB, settings: AppSetting
         if loaded.problem_set.project_id != body.project_id:
             raise ValidationFailed("That problem set is not in this project.")
     row = activity.record(session=db, access=access, loaded=loaded, kind=body.kind)
+    # Only the heartbeats that can count: since the problem set began, or this week's.
+    since = (
+        loaded.problem_set.created_at
+        if loaded is not None
+        else dt.datetime.combine(
+            utcnow().date() - dt.timedelta(days=utcnow().weekday()), dt.time(), tzinfo=dt.UTC
+        )
+    )
     tracked = activity.tracked(
         session=db,
         user_id=user.id,
+        since=since,
         idle_cutoff=dt.timedelta(seconds=settings.activity_idle_cutoff_seconds),
     )
     return HeartbeatOut(

@@ -27,7 +27,7 @@ from expertloop.workbench import (
 )
 from expertloop.workbench import runs as step_runs
 from expertloop.workbench import steps as steps_uc
-from expertloop.workbench.models import Annotation, Persona, Side, Status
+from expertloop.workbench.models import Annotation, Persona, ProblemSet, Side, Status
 from expertloop.workbench.policies import can_create, can_edit_taxonomy
 
 router = APIRouter()
@@ -50,13 +50,14 @@ ACTION_LABELS = {
 }
 
 
-def _tracked_seconds(db: DB, settings: AppSettings, user_id: int, **where: int) -> float:
+def _tracked_seconds(db: DB, settings: AppSettings, user_id: int, ps: ProblemSet) -> float:
     tracked = activity.tracked(
         session=db,
         user_id=user_id,
+        since=ps.created_at,  # no heartbeat before the problem set began can count for it
         idle_cutoff=dt.timedelta(seconds=settings.activity_idle_cutoff_seconds),
     )
-    return tracked.total(where.get("project_id"), where.get("problem_set_id"))
+    return tracked.total(ps.project_id, ps.id)
 
 
 @router.get("/projects/{project_id}/problem-sets")
@@ -159,7 +160,7 @@ def problem_set_page(
             "actions": [(a.value, ACTION_LABELS[a]) for a in status.allowed_actions(loaded)],
             "status_label": STATUS_LABELS[ps.status],
             "personas": list(Persona),
-            "tracked": _tracked_seconds(db, settings, user.id, problem_set_id=ps.id),
+            "tracked": _tracked_seconds(db, settings, user.id, ps),
             "top_steps": [s for _n, s in numbered if s.parent_id is None],
         },
     )
@@ -311,7 +312,7 @@ def step_page(
         and not views
         and not any(s.parent_id == step.id for _n, s in numbered),
         "status_label": STATUS_LABELS[ps.status],
-        "tracked": _tracked_seconds(db, settings, user.id, problem_set_id=ps.id),
+        "tracked": _tracked_seconds(db, settings, user.id, ps),
     }
     return render(request, "workbench/step.html", context)
 

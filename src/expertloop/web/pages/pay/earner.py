@@ -111,7 +111,8 @@ def _week_rows(db: Session, settings: Settings, user: User) -> list[dict[str, An
                 "seconds": sum(line["paid"] for line in lines),
                 "totals": dict(totals),
                 "estimate": estimate,
-                "can_submit": status in ("open", "returned"),
+                # A week is submitted once it is over (time after approval could not count).
+                "can_submit": status in ("open", "returned") and back > 0,
             }
         )
     return rows
