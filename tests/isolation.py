@@ -278,6 +278,7 @@ def _payments_pages(w: World) -> list[Probe]:
         Probe("POST", f"/projects/{p}/pay/terms"),
         Probe("POST", f"/projects/{p}/pay/bonus-rules"),
         Probe("POST", f"/projects/{p}/pay/bonuses"),
+        Probe("POST", f"/projects/{p}/pay/complete"),
         Probe("POST", f"{sheet}/approve"),
         Probe("POST", f"{sheet}/return"),
         Probe("POST", f"{adjustment}/approve"),

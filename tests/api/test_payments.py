@@ -334,3 +334,51 @@ def test_review_findings_stay_fixed(login_as, world: World, db: Session) -> None
         ).status_code
         == 422
     )
+
+
+def test_project_completion_pays_completion_bonuses_once(
+    login_as, world: World, db: Session
+) -> None:
+    from expertloop.events import recent
+    from expertloop.types import utcnow
+    from expertloop.workbench.models import Status
+    from tests.factories import make_problem_set
+
+    op = login_as(world.operator)
+    rule = op.post(
+        f"/api/v1/projects/{world.project_a.id}/bonus-rules",
+        json={"kind": "completion", "currency": "USD", "amount_minor": 300_00, "min_accepted": 2},
+    )
+    assert rule.status_code == 201, rule.text
+    for title in ("One", "Two"):
+        ps = make_problem_set(db, world.project_a, world.expert_a, title)
+        ps.status, ps.accepted_at = Status.accepted, utcnow()
+    db.commit()
+    body = {"until": utcnow().date().isoformat(), "completed": True}
+    assert op.post("/api/v1/bonuses/evaluate", json=body).status_code == 422  # which project?
+    done = op.post("/api/v1/bonuses/evaluate", json={**body, "project_id": world.project_a.id})
+    assert [(b["user_id"], b["amount_minor"]) for b in done.json()] == [(world.expert_a.id, 300_00)]
+    again = op.post("/api/v1/bonuses/evaluate", json={**body, "project_id": world.project_a.id})
+    assert again.json() == []
+    assert recent(session=db, kind="payments.project_completed", limit=5)
+    # Not operators: refused.
+    refused = login_as(world.client_a).post(
+        "/api/v1/bonuses/evaluate", json={**body, "project_id": world.project_a.id}
+    )
+    assert refused.status_code == 403
+
+
+def test_project_complete_button(login_as, world: World, db: Session) -> None:
+    op = login_as(world.operator)
+    page = op.get(f"/projects/{world.project_a.id}/pay")
+    assert "Project complete: award completion bonuses" in page.text
+    r = op.post(f"/projects/{world.project_a.id}/pay/complete", data={}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].endswith("?completed=0#rules")
+    expert = login_as(world.expert_a)
+    assert (
+        expert.post(
+            f"/projects/{world.project_a.id}/pay/complete", data={}, follow_redirects=False
+        ).status_code
+        == 403
+    )

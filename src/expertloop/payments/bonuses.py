@@ -312,3 +312,29 @@ def award_manual(
     )
     assert bonus is not None
     return bonus
+
+
+def complete_project(
+    *, session: Session, actor: User, project: Project, until: dt.date, default_margin_bp: int
+) -> list[Bonus]:
+    """The project is complete: award its completion bonuses (and anything else now due)."""
+    if not can_run_payroll(actor):
+        raise PermissionDenied("Only operators mark a project complete for its bonuses.")
+    emit(
+        events.ProjectCompleted(
+            actor_user_id=actor.id,
+            organisation_id=project.organisation_id,
+            subject_type="project",
+            subject_id=str(project.id),
+            until=until.isoformat(),
+        ),
+        session=session,
+    )
+    return evaluate(
+        session=session,
+        actor=actor,
+        until=until,
+        default_margin_bp=default_margin_bp,
+        project_id=project.id,
+        completed=True,
+    )

@@ -72,3 +72,9 @@ class PayoutRunCreated(Event):
 class TransactionReversed(Event):
     kind: str = field(init=False, default="payments.transaction_reversed")
     reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectCompleted(Event):
+    kind: str = field(init=False, default="payments.project_completed")
+    until: str = ""

@@ -167,9 +167,19 @@ def evaluate_bonuses(
     body: EvaluateIn, user: CurrentUser, db: DB, settings: AppSettings
 ) -> list[BonusOut]:
     """Award what the bonus rules have earned up to a date (idempotent; operators)."""
-    if body.project_id is not None:
-        _project(db, user, body.project_id)
+    project = _project(db, user, body.project_id) if body.project_id is not None else None
     _require_payroll(user)
+    if body.completed:
+        if project is None:
+            raise ValidationFailed("Say which project completed (project_id).")
+        done = bonuses.complete_project(
+            session=db,
+            actor=user,
+            project=project,
+            until=body.until,
+            default_margin_bp=settings.billing_margin_bp,
+        )
+        return [BonusOut.model_validate(b) for b in done]
     awarded = bonuses.evaluate(
         session=db,
         actor=user,

@@ -195,6 +195,30 @@ def pay_bonus_rule(
     return RedirectResponse(f"/projects/{project_id}/pay?saved=rule#rules", status_code=303)
 
 
+@router.post("/projects/{project_id}/pay/complete")
+def pay_complete(
+    request: Request, project_id: int, user: CurrentUser, db: DB, settings: AppSettings
+) -> Response:
+    """The project is complete: award its completion bonuses."""
+    project = _pay_project(db, user, project_id)
+    try:
+        awarded = _attempt(
+            db,
+            lambda: bonuses.complete_project(
+                session=db,
+                actor=user,
+                project=project,
+                until=_today(),
+                default_margin_bp=settings.billing_margin_bp,
+            ),
+        )
+    except ExpertLoopError as exc:
+        return _pay_error(request, db, settings, user, project, "rule", exc, {})
+    return RedirectResponse(
+        f"/projects/{project_id}/pay?completed={len(awarded)}#rules", status_code=303
+    )
+
+
 @router.post("/projects/{project_id}/pay/bonuses")
 def pay_bonus(
     request: Request,
