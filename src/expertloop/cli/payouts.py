@@ -20,7 +20,7 @@ from expertloop.accounts.models import User
 from expertloop.cli.common import console, db_session, fail, settings
 from expertloop.cli.projects import _operator
 from expertloop.payments import money, payouts, reports
-from expertloop.payments.models import BonusRule, PayoutRun
+from expertloop.payments.models import PayoutRun
 
 app = typer.Typer(help="Payout runs (operators).", no_args_is_help=True)
 
@@ -195,11 +195,6 @@ def _dry_run(
         _payee_table(f"Dry run: owed up to {end.isoformat()}", session, rows, "Total")
     else:
         console.print(f"Nobody is owed anything up to {end.isoformat()}.")
-    if session.scalar(select(BonusRule.id).where(BonusRule.active.is_(True)).limit(1)):
-        console.print(
-            "Note: the real run first awards the bonuses that active bonus rules have earned up to "
-            f"{end.isoformat()}; bonuses not awarded yet are not in this list."
-        )
     console.print("[bold]Dry run: nothing was written.[/]")
 
 
