@@ -244,3 +244,31 @@ def test_stale_save_shows_both_versions(page: Page, browser) -> None:  # type: i
     expect(page.locator("[data-save-state]")).to_contain_text("Saved", timeout=10_000)
     other.reload()
     expect(other.get_by_label("Problem statement")).to_have_value("Written in this tab.")
+
+
+def test_a_dropped_connection_loses_no_typing(page: Page) -> None:
+    expert = _expert()
+    log_in(page, expert.email, expert.password)
+    page.get_by_role("link", name=STAFFED_PROJECT).first.click()
+    page.get_by_test_id("problem-sets-link").click()
+    page.get_by_label("Title").fill("Offline typing")
+    page.get_by_role("button", name="Create problem set").click()
+    url = page.url
+
+    # The connection drops: saves fail, the typing stays in this browser.
+    page.route("**/api/v1/problem-sets/*", lambda route: route.abort())
+    page.get_by_label("Problem statement").fill("Typed while the network was down.")
+    expect(page.locator("[data-save-state]")).to_contain_text("Not saved yet", timeout=10_000)
+
+    # The tab reloads (or the expert comes back): the typing is restored and saved.
+    page.unroute("**/api/v1/problem-sets/*")
+    page.goto(url)
+    expect(page.get_by_label("Problem statement")).to_have_value(
+        "Typed while the network was down."
+    )
+    expect(page.locator("[data-save-state]")).to_contain_text("Saved", timeout=10_000)
+    other = page.context.new_page()
+    other.goto(url)
+    expect(other.get_by_label("Problem statement")).to_have_value(
+        "Typed while the network was down."
+    )

@@ -9,6 +9,9 @@
   if (!root) return;
   const csrf = root.dataset.csrf || "";
   const DRAFT = "expertloop:draft:";
+  const ADOPT_AFTER_MS = 10000; // a live tab saves within ~1.2 s; an older backup is orphaned
+  const TAB = sessionStorage.getItem("expertloop:tab") || Math.random().toString(36).slice(2, 10);
+  sessionStorage.setItem("expertloop:tab", TAB);
 
   async function api(method, url, body, extra) {
     const init = Object.assign({
@@ -71,7 +74,9 @@
   function Editor(form) {
     const isIdeal = form.hasAttribute("data-ideal");
     const url = form.dataset.url;
-    const key = DRAFT + form.dataset.draftKey;
+    // One backup per tab, so that a save in one tab never deletes another tab's unsaved typing.
+    const base = DRAFT + form.dataset.draftKey;
+    const key = base + ":" + TAB;
     const stateEl = form.querySelector("[data-save-state]");
     let version = form.dataset.version === "" ? null : Number(form.dataset.version);
     let dirty = false, inflight = null, timer = null, retry = null;
@@ -175,20 +180,30 @@
     form.addEventListener("change", changed);
     form.addEventListener("submit", (ev) => { ev.preventDefault(); save(); });
 
-    // A draft this browser kept (tab closed, connection dropped) comes back and is saved.
-    try {
-      const kept = JSON.parse(localStorage.getItem(key) || "null");
-      if (kept && JSON.stringify(kept.values) !== JSON.stringify(read())) {
-        write(kept.values);
-        if (kept.version !== undefined) version = kept.version;
-        basedOn = kept.basedOn == null ? null : kept.basedOn;
-        dirty = true;
-        say("Restored unsaved typing from this browser; saving…");
-        timer = setTimeout(save, 300);
-      } else if (kept) {
-        localStorage.removeItem(key);
-      }
-    } catch (e) { localStorage.removeItem(key); }
+    // A draft this browser kept (tab closed, connection dropped) comes back and is saved. Another
+    // open tab's backup is left alone while it is fresh: that tab saves it itself.
+    let kept = null, keptKey = null;
+    for (const k of Object.keys(localStorage)) {
+      if (k !== base && !k.startsWith(base + ":")) continue;
+      try {
+        const d = JSON.parse(localStorage.getItem(k) || "null");
+        if (!d) continue;
+        if (k !== key && Date.now() - (d.at || 0) < ADOPT_AFTER_MS) continue;
+        if (!kept || (d.at || 0) > (kept.at || 0)) { kept = d; keptKey = k; }
+      } catch (e) { localStorage.removeItem(k); }
+    }
+    if (kept && JSON.stringify(kept.values) !== JSON.stringify(read())) {
+      write(kept.values);
+      if (kept.version !== undefined) version = kept.version;
+      basedOn = kept.basedOn == null ? null : kept.basedOn;
+      dirty = true;
+      if (keptKey !== key) localStorage.removeItem(keptKey);
+      keepLocally();
+      say("Restored unsaved typing from this browser; saving…");
+      timer = setTimeout(save, 300);
+    } else if (kept) {
+      localStorage.removeItem(keptKey);
+    }
 
     return {
       form,
@@ -201,6 +216,7 @@
         changed();
       },
       isDirty: () => dirty,
+      forget: () => localStorage.removeItem(key),
     };
   }
 
@@ -417,7 +433,7 @@
       if (!confirm("Delete this step? Its draft and revisions go with it.")) return;
       const r = await api("DELETE", "/api/v1/steps/" + deleteStep.dataset.deleteStep);
       if (!r.ok) { alert(message(r)); return; }
-      editors.forEach((e) => localStorage.removeItem(DRAFT + e.form.dataset.draftKey));
+      editors.forEach((e) => e.forget());
       location.href = deleteStep.dataset.back;
     });
   }
