@@ -596,3 +596,27 @@ def test_nobody_reviews_their_own_problem_set(login_as, world, db) -> None:  # t
     refused = api.post(f"/api/v1/problem-sets/{ps.id}/transitions/accept", json={})
     assert refused.status_code == 403
     assert "their own" in refused.json()["error"]["message"]
+
+
+def test_refused_page_forms_keep_what_was_typed(login_as, world, db) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import make_problem_set
+
+    ps = make_problem_set(db, world.project_a, world.expert_a, "Forms")
+    db.commit()
+    author = login_as(world.expert_a)
+    too_long = "x" * 100_001
+    r = author.post(
+        f"/problem-sets/{ps.id}/steps",
+        data={"title": "My careful title", "prompt": too_long, "rubric": "Criterion one"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 422
+    assert "My careful title" in r.text and "Criterion one" in r.text
+    assert "at most 100000 characters" in r.text or "100,000" in r.text
+    assert "Traceback" not in r.text
+    # A reviewer's return without a comment is refused; the page explains, nothing is lost.
+    r = login_as(world.operator).post(
+        f"/problem-sets/{ps.id}/actions/return", data={"comment": "  "}, follow_redirects=False
+    )
+    assert r.status_code in (409, 422)
+    assert 'data-testid="action-error"' in r.text

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from expertloop.errors import ExpertLoopError
+from expertloop.errors import ExpertLoopError, ValidationFailed
 from expertloop.llm.models import ModelEndpoint
 from expertloop.projects import targets
 from expertloop.web.deps import DB, AppSettings, CurrentUser
+from expertloop.web.errors import status_for
 from expertloop.web.templating import render
 from expertloop.workbench import access as load
 from expertloop.workbench import (
@@ -143,6 +144,21 @@ def problem_set_page(
 ) -> Response:
     """The problem-set editor: problem, context, steps and their state, status actions."""
     loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
+    return _ps_page(request, db, settings, loaded)
+
+
+def _ps_page(
+    request: Request,
+    db: DB,
+    settings: AppSettings,
+    loaded: load.Loaded,
+    *,
+    step_form: dict[str, Any] | None = None,
+    action_form: dict[str, str] | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response:
+    """Render the editor; after a refused form, with the message and the typed text kept."""
     ps = loaded.problem_set
     numbered = progress.numbered(session=db, problem_set_id=ps.id)
     states = progress.step_states(session=db, steps=[s for _n, s in numbered])
@@ -160,50 +176,87 @@ def problem_set_page(
             "actions": [(a.value, ACTION_LABELS[a]) for a in status.allowed_actions(loaded)],
             "status_label": STATUS_LABELS[ps.status],
             "personas": list(Persona),
-            "tracked": _tracked_seconds(db, settings, user.id, ps),
+            "tracked": _tracked_seconds(db, settings, loaded.access.actor.id, ps),
             "top_steps": [s for _n, s in numbered if s.parent_id is None],
+            "step_form": step_form or {},
+            "action_form": action_form or {},
+            "error": error,
         },
+        status_code,
     )
 
 
 @router.post("/problem-sets/{problem_set_id}/steps")
 def step_create(
+    request: Request,
     problem_set_id: int,
     user: CurrentUser,
     db: DB,
-    title: Annotated[str, Form(max_length=300)] = "",
-    prompt: Annotated[str, Form(max_length=100_000)] = "",
-    rubric: Annotated[str, Form(max_length=100_000)] = "",
-    reference: Annotated[str, Form(max_length=100_000)] = "",
+    settings: AppSettings,
+    title: Annotated[str, Form()] = "",
+    prompt: Annotated[str, Form()] = "",
+    rubric: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
     parent_id: Annotated[str, Form(max_length=20)] = "",
     chain: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Add a step from the editor's form and open it."""
+    """Add a step from the editor's form and open it (a refusal keeps what was typed)."""
     loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
-    step = steps_uc.add(
-        session=db,
-        loaded=loaded,
-        title=title,
-        prompt=prompt,
-        rubric=rubric.splitlines(),
-        reference=reference,
-        parent_id=int(parent_id) if parent_id.strip().isdigit() else None,
-        chain=chain,
-    )
+    try:
+        if len(title) > 300:
+            raise ValidationFailed("A step title is at most 300 characters.")
+        with db.begin_nested():
+            step = steps_uc.add(
+                session=db,
+                loaded=loaded,
+                title=title,
+                prompt=prompt,
+                rubric=rubric.splitlines(),
+                reference=reference,
+                parent_id=int(parent_id) if parent_id.strip().isdigit() else None,
+                chain=chain,
+            )
+    except ExpertLoopError as exc:
+        form = {
+            "title": title,
+            "prompt": prompt,
+            "rubric": rubric,
+            "reference": reference,
+            "parent_id": parent_id,
+            "chain": chain,
+        }
+        return _ps_page(
+            request, db, settings, loaded, step_form=form, error=exc.message, status_code=422
+        )
     return RedirectResponse(f"/steps/{step.id}", status_code=303)
 
 
 @router.post("/problem-sets/{problem_set_id}/actions/{action}")
 def problem_set_action(
+    request: Request,
     problem_set_id: int,
     action: status.Action,
     user: CurrentUser,
     db: DB,
-    comment: Annotated[str, Form(max_length=20_000)] = "",
+    settings: AppSettings,
+    comment: Annotated[str, Form()] = "",
 ) -> Response:
-    """Apply a status action from the editor's buttons."""
+    """Apply a status action from the editor's buttons (a refusal keeps the comment)."""
     loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
-    status.transition(session=db, loaded=loaded, action=action, comment=comment)
+    try:
+        with db.begin_nested():
+            status.transition(session=db, loaded=loaded, action=action, comment=comment)
+    except ExpertLoopError as exc:
+        code = status_for(exc)
+        return _ps_page(
+            request,
+            db,
+            settings,
+            loaded,
+            action_form={"action": action.value, "comment": comment},
+            error=exc.message,
+            status_code=code,
+        )
     return RedirectResponse(f"/problem-sets/{problem_set_id}", status_code=303)
 
 
