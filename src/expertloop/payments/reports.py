@@ -284,8 +284,13 @@ def earnings(*, session: Session, user: User) -> Earnings:
             lifetime[entry.currency] += -entry.amount_minor
     pending = {c: lifetime[c] - paid.get(c, 0) for c in lifetime}
     bonus_totals: dict[str, int] = defaultdict(int)
-    for b in session.scalars(select(Bonus).where(Bonus.user_id == user.id)):
-        bonus_totals[b.currency] += b.amount_minor
+    reversed_txns = select(LedgerTransaction.reverses_id).where(
+        LedgerTransaction.reverses_id.is_not(None)
+    )
+    for b in session.scalars(
+        select(Bonus).where(Bonus.user_id == user.id, Bonus.transaction_id.not_in(reversed_txns))
+    ):
+        bonus_totals[b.currency] += b.amount_minor  # a reversed (revoked) bonus does not count
     weeks = []
     projects: dict[str, int] = defaultdict(int)
     rows = session.execute(

@@ -111,11 +111,14 @@ def get_sheet(*, session: Session, actor: User, timesheet_id: int) -> Timesheet:
     return sheet
 
 
-def find_sheet(*, session: Session, user_id: int, week_start: dt.date) -> Timesheet | None:
-    """Return the user's timesheet for a week, if one was submitted."""
-    return session.scalar(
-        select(Timesheet).where(Timesheet.user_id == user_id, Timesheet.week_start == week_start)
+def find_sheet(
+    *, session: Session, user_id: int, week_start: dt.date, lock: bool = False
+) -> Timesheet | None:
+    """Return the user's timesheet for a week, if one was submitted (``lock``: FOR UPDATE)."""
+    query = select(Timesheet).where(
+        Timesheet.user_id == user_id, Timesheet.week_start == week_start
     )
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def lines_of(*, session: Session, timesheet_id: int) -> list[TimesheetLine]:
@@ -181,6 +184,8 @@ def approve(
     """Freeze the week's lines at the rates in force and post them (one transaction)."""
     if not can_run_payroll(actor):
         raise PermissionDenied("Only operators approve timesheets.")
+    # Lock the row: a concurrent adjustment decision for this week waits for the approval.
+    session.refresh(sheet, with_for_update=True)
     if sheet.status != TimesheetStatus.submitted:
         raise Conflict(f"Only a submitted timesheet is approved; this one is {sheet.status.value}.")
     week_end = sheet.week_start + dt.timedelta(days=6)
@@ -330,7 +335,10 @@ def decide_adjustment(
         raise NotFound("Adjustment not found.")
     if row.status != AdjustmentStatus.requested:
         raise Conflict(f"This adjustment is already {row.status.value}.")
-    sheet = find_sheet(session=session, user_id=row.user_id, week_start=week_of(row.work_date))
+    # Lock the week's sheet: an approval running at the same moment waits, then sees this.
+    sheet = find_sheet(
+        session=session, user_id=row.user_id, week_start=week_of(row.work_date), lock=True
+    )
     if approve and sheet is not None and sheet.status == TimesheetStatus.approved:
         raise Conflict("That week is approved and frozen.")
     row.status = AdjustmentStatus.approved if approve else AdjustmentStatus.rejected
