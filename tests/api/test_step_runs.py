@@ -486,6 +486,9 @@ def test_heartbeats_are_deduplicated_and_add_up_within_the_idle_cutoff(  # type:
     )
     loaded = wb_access.problem_set(session=db, actor=world.expert_a, problem_set_id=pid)
     base = utcnow() - dt.timedelta(hours=3)
+    # The problem set began before that work (time before a problem set began never counts).
+    loaded.problem_set.created_at = base - dt.timedelta(minutes=1)
+    db.flush()
     offsets = [0, 30, 34, 60, 60 + cutoff, 60 + cutoff + cutoff + 1, 60 + 2 * cutoff + 31]
     recorded = [
         activity.record(
