@@ -3,16 +3,6 @@
 (function () {
   "use strict";
 
-  function parseEvent(raw) {
-    let name = "message";
-    const data = [];
-    for (const line of raw.split("\n")) {
-      if (line.startsWith("event:")) name = line.slice(6).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-    }
-    return { name, data: data.length ? JSON.parse(data.join("\n")) : null };
-  }
-
   function column(container, title) {
     const article = document.createElement("article");
     const header = document.createElement("header");
@@ -29,49 +19,25 @@
   }
 
   async function streamOne(url, csrf, endpointId, prompt, col) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ endpoint_id: Number(endpointId), messages: [{ role: "user", content: prompt }] }),
-      });
-    } catch (err) {
-      col.meta.textContent = "Network error: the run may still be recorded; reload to see it.";
-      return;
-    }
-    if (!response.ok) {
-      let message = "Request failed (" + response.status + ")";
-      try { message = (await response.json()).error.message; } catch (e) { /* keep the default */ }
-      col.meta.textContent = message;
-      col.meta.className = "meta status-failed";
-      return;
-    }
-    col.meta.textContent = "streaming…";
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const event = parseEvent(buffer.slice(0, cut));
-        buffer = buffer.slice(cut + 2);
-        if (event.name === "delta") col.answer.textContent += event.data.text;
-        if (event.name === "done") {
-          const run = event.data;
-          const parts = [run.status];
-          if (run.latency_ms != null) parts.push(Math.round(run.latency_ms) + " ms");
-          if (run.ttft_ms != null) parts.push("first token " + Math.round(run.ttft_ms) + " ms");
-          if (run.completion_tokens != null) parts.push(run.completion_tokens + " tokens");
-          if (run.error_reason) parts.push(run.error_reason);
-          col.meta.textContent = parts.join(" · ") + " · run #" + run.id;
-          col.meta.className = "meta status-" + run.status;
-          col.meta.setAttribute("data-status", run.status);
-        }
+    const body = { endpoint_id: Number(endpointId), messages: [{ role: "user", content: prompt }] };
+    const result = await window.ExpertLoopSSE.post(url, csrf, body, (name, data) => {
+      if (name === "open") col.meta.textContent = "streaming…";
+      if (name === "delta") col.answer.textContent += data.text;
+      if (name === "done") {
+        const run = data;
+        const parts = [run.status];
+        if (run.latency_ms != null) parts.push(Math.round(run.latency_ms) + " ms");
+        if (run.ttft_ms != null) parts.push("first token " + Math.round(run.ttft_ms) + " ms");
+        if (run.completion_tokens != null) parts.push(run.completion_tokens + " tokens");
+        if (run.error_reason) parts.push(run.error_reason);
+        col.meta.textContent = parts.join(" · ") + " · run #" + run.id;
+        col.meta.className = "meta status-" + run.status;
+        col.meta.setAttribute("data-status", run.status);
       }
+    });
+    if (!result.ok) {
+      col.meta.textContent = result.message;
+      col.meta.className = "meta status-failed";
     }
   }
 

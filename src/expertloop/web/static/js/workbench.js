@@ -230,54 +230,19 @@
   const ideal = editors.find((e) => e.form.hasAttribute("data-ideal"));
 
   // ---- Streamed runs, side by side --------------------------------------------------------
-  function parseEvent(raw) {
-    let name = "message";
-    const data = [];
-    for (const line of raw.split("\n")) {
-      if (line.startsWith("event:")) name = line.slice(6).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-    }
-    return { name, data: data.length ? JSON.parse(data.join("\n")) : null };
-  }
-
   async function streamOne(url, endpointId, col) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ endpoint_id: Number(endpointId) }),
-      });
-    } catch (err) {
-      col.meta.textContent = "Network error: the run may still be recorded; reload to see it.";
-      return;
-    }
-    if (!response.ok) {
-      let text = "Request failed (" + response.status + ")";
-      try { text = (await response.json()).error.message; } catch (e) { /* keep the default */ }
-      col.meta.textContent = text;
-      col.meta.className = "meta status-failed";
-      return;
-    }
-    col.meta.textContent = "streaming…";
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const event = parseEvent(buffer.slice(0, cut));
-        buffer = buffer.slice(cut + 2);
-        if (event.name === "delta") col.answer.textContent += event.data.text;
-        if (event.name === "done") {
-          col.meta.textContent = event.data.status + (event.data.error_reason ? " · " + event.data.error_reason : "");
-          col.meta.className = "meta status-" + event.data.status;
+    const result = await window.ExpertLoopSSE.post(
+      url, csrf, { endpoint_id: Number(endpointId) }, (name, data) => {
+        if (name === "open") col.meta.textContent = "streaming…";
+        if (name === "delta") col.answer.textContent += data.text;
+        if (name === "done") {
+          col.meta.textContent = data.status + (data.error_reason ? " · " + data.error_reason : "");
+          col.meta.className = "meta status-" + data.status;
         }
-      }
+      });
+    if (!result.ok) {
+      col.meta.textContent = result.message;
+      col.meta.className = "meta status-failed";
     }
   }
 
