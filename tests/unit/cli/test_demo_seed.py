@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import User
-from expertloop.cli import demo_seed
+from expertloop.cli import demo_data, demo_seed
 from expertloop.cli.demo_seed import DEMO_LOGINS, seed_demo
 from expertloop.events import AuditLog
 from expertloop.llm.hub import ModelHub
@@ -187,8 +187,8 @@ def _numbers(text: str) -> list[str]:
 
 
 def test_reference_figures_are_arithmetically_right() -> None:
-    rows = demo_seed.EXPENSES_2024
-    fig = demo_seed.figures()
+    rows = demo_data.EXPENSES_2024
+    fig = demo_data.figures()
     assert fig.category_totals == {
         "Payroll": 647_300,
         "Rent": 225_300,
@@ -199,8 +199,8 @@ def test_reference_figures_are_arithmetically_right() -> None:
     assert fig.total_2024 == sum(map(sum, rows)) == 4_010_500
     assert fig.monthly_totals[-2:] == (396_390, 454_440)
     # Growth on the previous month, to one decimal: December is 58,050 / 396,390.
-    assert demo_seed.pct(fig.growth[-1], sign=True) == "+14.6%"
-    assert demo_seed.pct(fig.growth[0]) == "\u22124.1%"
+    assert demo_data.pct(fig.growth[-1], sign=True) == "+14.6%"
+    assert demo_data.pct(fig.growth[0]) == "\u22124.1%"
     assert fig.forecast_2025 == 4_871_456  # 4,480,000 * 4,480,000 / 4,120,000, rounded
     assert fig.budget == {
         "Payroll": 704_632,  # 647,300 * 1.035 + 647,300 / 12 / 14 * 9
@@ -214,12 +214,12 @@ def test_reference_figures_are_arithmetically_right() -> None:
     assert round(fig.margin_2024, 2) == Decimal("10.48")
     assert round(fig.margin_2025, 2) == Decimal("10.82")
 
-    problem = demo_seed.demo_problem(fig)
+    problem = demo_data.demo_problem(fig)
     step1, step2, step3, step4, step4_1 = problem.steps
     assert "Total 4,010,500" in step1.reference and "Cost of goods sold 2,911,300 (72.6%)" in (
         step1.reference
     )
-    assert sum(Decimal(demo_seed.pct(s)[:-1]) for s in fig.shares.values()) == 100
+    assert sum(Decimal(demo_data.pct(s)[:-1]) for s in fig.shares.values()) == 100
     assert "Dec +14.6%" in step2.reference and "largest fall: Feb \u22124.1%" in step2.reference
     assert step3.reference.endswith("= 4,871,456.") and "8.74%" in step3.reference
     assert "Total: 4,344,402." in step4.reference
