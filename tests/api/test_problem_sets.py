@@ -577,7 +577,7 @@ def test_nobody_reviews_their_own_problem_set(login_as, world, db) -> None:  # t
     from expertloop.projects.models import StaffRole
     from tests.factories import make_problem_set, staff
 
-    reviewer = world.reviewer_a  # staffed as expert on A by the world; make them a reviewer too
+    reviewer = world.reviewer_a  # a reviewer on A; also staffed as reviewer on B here
     staff(db, world.project_b, reviewer, StaffRole.reviewer)
     ps = make_problem_set(db, world.project_b, reviewer, "Own work")
     db.commit()
