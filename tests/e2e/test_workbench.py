@@ -174,7 +174,7 @@ def test_expert_works_a_problem_set_from_problem_to_submission(
     ideal = page.get_by_test_id("ideal-text")
     ideal.fill("Arrange a seasonal overdraft with the bank before December.")
     expect(page.locator("form[data-ideal] [data-save-state]")).to_contain_text(
-        "Saved", timeout=10_000
+        SAVED, timeout=10_000
     )
     page.reload()
     expect(page.get_by_test_id("ideal-text")).to_have_value(
@@ -230,6 +230,7 @@ def test_stale_save_shows_both_versions(page: Page, browser) -> None:  # type: i
     page.get_by_test_id("problem-sets-link").click()
     page.get_by_label("Title").fill("Two tabs")
     page.get_by_role("button", name="Create problem set").click()
+    page.wait_for_url(re.compile(r"/problem-sets/\d+$"))
     url = page.url
 
     other = page.context.new_page()  # a second tab of the same person
@@ -247,6 +248,18 @@ def test_stale_save_shows_both_versions(page: Page, browser) -> None:  # type: i
     other.reload()
     expect(other.get_by_label("Problem statement")).to_have_value("Written in this tab.")
 
+    # The same words saved from both tabs are no conflict: the stale tab carries on quietly from
+    # the saved version (as a tab's own save sent while it was closing does on reload).
+    with page.expect_response(lambda r: r.request.method == "PATCH" and r.ok):
+        page.get_by_label("Problem statement").fill("The same words in both tabs.")
+    with other.expect_response(lambda r: r.request.method == "PATCH" and r.status == 409):
+        other.get_by_label("Problem statement").fill("The same words in both tabs.")
+    expect(other.locator("[data-save-state]")).to_contain_text(SAVED, timeout=10_000)
+    expect(other.locator("[data-conflict]")).to_be_hidden()
+    with other.expect_response(lambda r: r.request.method == "PATCH" and r.ok):
+        other.get_by_label("Problem statement").fill("Carried on in the other tab.")
+    expect(other.locator("[data-conflict]")).to_be_hidden()
+
 
 def test_a_dropped_connection_loses_no_typing(page: Page) -> None:
     expert = _expert()
@@ -255,7 +268,13 @@ def test_a_dropped_connection_loses_no_typing(page: Page) -> None:
     page.get_by_test_id("problem-sets-link").click()
     page.get_by_label("Title").fill("Offline typing")
     page.get_by_role("button", name="Create problem set").click()
+    page.wait_for_url(re.compile(r"/problem-sets/\d+$"))
+    page.wait_for_load_state("load")
     url = page.url
+    # The editor's script is live (a save online works) before the network goes: going offline
+    # while the page is still loading would block the script itself, not the editor's saves.
+    page.get_by_label("Problem statement").fill("Typed online.")
+    expect(page.locator("[data-save-state]")).to_contain_text(SAVED, timeout=10_000)
 
     # The connection drops: saves fail, the typing stays in this browser.
     page.context.set_offline(True)

@@ -105,6 +105,11 @@
       stateEl.textContent = text;
       stateEl.className = "muted save-state " + (cls || "");
     }
+    function sameAsSaved(current, sent) {
+      const norm = (v) => JSON.stringify(v == null ? "" : v);
+      if (isIdeal) return norm(current.text) === norm(sent.text);
+      return Object.keys(sent).every((k) => norm(current[k]) === norm(sent[k]));
+    }
     function keepLocally() {
       localStorage.setItem(key, JSON.stringify({ values: read(), version, basedOn, at: Date.now() }));
     }
@@ -146,6 +151,19 @@
           return;
         }
         const current = d.current || {};
+        if (sameAsSaved(current, sent)) {
+          // The other save holds exactly this text (another tab, or this tab's own save sent
+          // while the page was closing): nothing to choose, carry on from its version.
+          version = d.current_version;
+          if (JSON.stringify(read()) === JSON.stringify(sent)) {
+            dirty = false;
+            localStorage.removeItem(key);
+            say("Saved " + new Date().toLocaleTimeString() + ".", "ok");
+          } else {
+            save();
+          }
+          return;
+        }
         const theirs = isIdeal ? (current.text || "") : JSON.stringify(current, null, 2);
         const yours = isIdeal ? sent.text : JSON.stringify(sent, null, 2);
         say("Changed elsewhere: choose below.", "error");
