@@ -285,4 +285,9 @@ def _payments_pages(w: World) -> list[Probe]:
         Probe("POST", f"{adjustment}/reject"),
         Probe("GET", run),
         Probe("GET", f"{run}?format=csv"),
+        # A lead's team time: B's week and adjustment are not on any project the outsider leads.
+        Probe("POST", "/team-time/timesheets/{b_timesheet_id}/approve"),
+        Probe("POST", "/team-time/timesheets/{b_timesheet_id}/return"),
+        Probe("POST", "/team-time/adjustments/{b_adjustment_id}/approve"),
+        Probe("POST", "/team-time/adjustments/{b_adjustment_id}/reject"),
     ]

@@ -25,6 +25,7 @@ from expertloop.payments.models import (
     Timesheet,
 )
 from expertloop.projects import targets
+from expertloop.projects.models import Staffing, StaffRole
 from expertloop.web.api import PREFIX, RESOURCES
 from expertloop.web.pages import PAGES
 from expertloop.workbench import access as wb_access
@@ -181,8 +182,16 @@ def _b_side(db: Session, app, world: World) -> dict[str, int]:  # type: ignore[n
 
 def _b_money(db: Session, world: World) -> dict[str, int]:
     """B's expert has a rate, an approved week that was paid, a submitted week and a pending
-    adjustment (all of which an outsider could try to approve, read or reverse)."""
+    adjustment (all of which an outsider could try to approve, read or reverse). The outsider
+    reviewer leads A's project here, so that a lead's reach (team time) is probed too."""
     b, op = world.expert_b, world.operator
+    lead = db.scalar(
+        select(Staffing).where(
+            Staffing.project_id == world.project_a.id, Staffing.user_id == world.reviewer_a.id
+        )
+    )
+    assert lead is not None
+    lead.role = StaffRole.lead
     pay_rates.set_rate(
         session=db,
         actor=op,

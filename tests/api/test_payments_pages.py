@@ -85,9 +85,9 @@ def _approved_week(login_as, w: World, db: Session, minutes: int = 440) -> int: 
 @pytest.mark.parametrize(
     ("who", "present", "absent"),
     [
-        ("expert_a", ["/time", "/earnings"], ["/payroll", "/spend"]),
-        ("reviewer_a", ["/time", "/earnings"], ["/payroll", "/spend"]),
-        ("operator", ["/payroll"], ["/time", "/earnings", "/spend"]),
+        ("expert_a", ["/time", "/earnings"], ["/payroll", "/spend", "/team-time"]),
+        ("reviewer_a", ["/time", "/earnings", "/team-time"], ["/payroll", "/spend"]),
+        ("operator", ["/payroll"], ["/time", "/earnings", "/spend", "/team-time"]),
         ("client_a", ["/spend"], ["/time", "/earnings", "/payroll"]),
     ],
 )

@@ -111,7 +111,7 @@ def test_week_of_work_is_approved_paid_and_on_the_statement_to_the_cent(
     assert beat.json()["recorded"] is True
 
     # 3. Her time page shows this week's time live; she asks for last Tuesday's 7 h 20 min call.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Time").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Time", exact=True).click()
     live = page.get_by_test_id("this-week").locator("tbody tr", has_text=STAFFED_PROJECT)
     assert _seconds(live, "line-tracked") >= int(WORK_SECONDS)
     adj = page.get_by_test_id("adjustment-form")

@@ -147,7 +147,8 @@ def _seed_accounts(*, session: Session, hub: ModelHub) -> None:
     )
     targets.set_targets(session=session, actor=operator, project=project, endpoint_ids=[local.id])
     for login in DEMO_LOGINS[2:]:
-        role = StaffRole.reviewer if login.role == Role.reviewer else StaffRole.expert
+        # The reviewer leads the project: she reviews its problem sets and approves its time.
+        role = StaffRole.lead if login.role == Role.reviewer else StaffRole.expert
         projects_uc.staff_user(
             session=session,
             actor=operator,

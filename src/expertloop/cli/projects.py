@@ -70,7 +70,10 @@ def list_cmd(
 def staff(
     project_id: int = typer.Option(..., "--project", help="Project id."),
     email: str = typer.Option(..., help="The expert's or reviewer's login email."),
-    role: StaffRole = typer.Option(StaffRole.expert, help="expert or reviewer."),
+    role: StaffRole = typer.Option(
+        StaffRole.expert,
+        help="expert, reviewer, or lead (a reviewer who also approves the project's time).",
+    ),
     operator: str = typer.Option("", help="Operator to act as (default: the first one)."),
 ) -> None:
     """Staff an expert or reviewer on a project."""

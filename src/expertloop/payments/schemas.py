@@ -147,7 +147,22 @@ class TimesheetOut(BaseModel):
     submitted_at: dt.datetime | None
     decided_at: dt.datetime | None
     transaction_id: int | None
-    lines: list[TimesheetLineOut] = Field(default_factory=list, description="Frozen at approval.")
+    lines: list[TimesheetLineOut] = Field(
+        default_factory=list,
+        description="Frozen at approval; only for the expert and operators (a lead sees hours).",
+    )
+
+
+class TimesheetReviewOut(BaseModel):
+    """A submitted week as its reviewer sees it: hours per project, no rates or pay."""
+
+    id: int
+    user_id: int
+    user_name: str
+    week_start: dt.date
+    status: TimesheetStatus
+    submitted_at: dt.datetime | None
+    lines: list[WeekLineOut]
 
 
 class CommentIn(BaseModel):

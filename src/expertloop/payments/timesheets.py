@@ -4,6 +4,10 @@ A week runs Monday 00:00 to the next Monday 00:00 UTC. Tracked time comes from t
 activity heartbeats; approved adjustments add or remove minutes; the project's weekly cap then
 applies. Approval freezes the lines and posts them to the ledger in the same transaction, so a
 crash leaves both or neither.
+
+Operators review every timesheet and adjustment. A project's lead (staffed as ``lead``) reviews
+an expert's week when all of its time is on projects they lead, and the adjustments on those
+projects; never their own. A lead sees hours, never rates or pay.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from expertloop.payments.models import (
     TimesheetStatus,
 )
 from expertloop.payments.policies import can_run_payroll, can_see_user_money, earns
-from expertloop.projects.models import Project
+from expertloop.projects.models import Project, Staffing, StaffRole
 from expertloop.types import utcnow
 from expertloop.workbench import activity
+from expertloop.workbench.models import Heartbeat
 
 MAX_ADJUSTMENT_MINUTES = 24 * 60
 
@@ -101,6 +106,98 @@ def compute_week(
         capped = min(total, cap * 60) if cap is not None else total
         lines.append(WeekLine(project_id, base, adjustments.get(project_id, 0), capped, cap))
     return lines
+
+
+def led_projects(*, session: Session, actor: User) -> set[int]:
+    """Return the ids of the projects the actor is staffed on as lead."""
+    return set(
+        session.scalars(
+            select(Staffing.project_id).where(
+                Staffing.user_id == actor.id, Staffing.role == StaffRole.lead
+            )
+        )
+    )
+
+
+def week_projects(*, session: Session, user_id: int, week_start: dt.date) -> set[int]:
+    """Return the projects a user's week touches: heartbeats and requested or approved minutes."""
+    since, until = _bounds(week_start)
+    tracked = select(Heartbeat.project_id).where(
+        Heartbeat.user_id == user_id, Heartbeat.at >= since, Heartbeat.at < until
+    )
+    adjusted = select(TimeAdjustment.project_id).where(
+        TimeAdjustment.user_id == user_id,
+        TimeAdjustment.status != AdjustmentStatus.rejected,
+        TimeAdjustment.work_date >= week_start,
+        TimeAdjustment.work_date < week_start + dt.timedelta(days=7),
+    )
+    return set(session.scalars(tracked.distinct())) | set(session.scalars(adjusted.distinct()))
+
+
+def can_review(*, session: Session, actor: User, sheet: Timesheet) -> bool:
+    """Operators review any timesheet; a lead one whose whole week is on projects they lead."""
+    if can_run_payroll(actor):
+        return True
+    if actor.id == sheet.user_id:
+        return False
+    led = led_projects(session=session, actor=actor)
+    if not led:
+        return False
+    touched = week_projects(session=session, user_id=sheet.user_id, week_start=sheet.week_start)
+    return bool(touched) and touched <= led
+
+
+def get_sheet_to_review(*, session: Session, actor: User, timesheet_id: int) -> Timesheet:
+    """Return a timesheet the actor may see or review (its expert, operators, its lead)."""
+    sheet = session.get(Timesheet, timesheet_id)
+    if sheet is None or not (
+        can_see_user_money(actor, sheet.user_id)
+        or can_review(session=session, actor=actor, sheet=sheet)
+    ):
+        raise NotFound("Timesheet not found.")
+    return sheet
+
+
+def review_queue(*, session: Session, actor: User, limit: int = 100) -> list[Timesheet]:
+    """Return the submitted timesheets the actor reviews, oldest week first."""
+    query = (
+        select(Timesheet)
+        .where(Timesheet.status == TimesheetStatus.submitted)
+        .order_by(Timesheet.week_start, Timesheet.id)
+    )
+    if can_run_payroll(actor):
+        return list(session.scalars(query.limit(limit)))
+    led = led_projects(session=session, actor=actor)
+    if not led:
+        return []
+    # Candidates: people staffed on a led project (the full rule is checked per sheet).
+    staffed = select(Staffing.user_id).where(Staffing.project_id.in_(led))
+    query = query.where(Timesheet.user_id.in_(staffed), Timesheet.user_id != actor.id)
+    return [
+        s
+        for s in session.scalars(query.limit(limit * 5))
+        if can_review(session=session, actor=actor, sheet=s)
+    ][:limit]
+
+
+def can_decide_adjustment(actor: User, row: TimeAdjustment, led: set[int]) -> bool:
+    """Operators decide any adjustment; a lead those on their projects, never their own."""
+    return can_run_payroll(actor) or (row.user_id != actor.id and row.project_id in led)
+
+
+def adjustments_to_decide(
+    *, session: Session, actor: User, limit: int = 200
+) -> list[TimeAdjustment]:
+    """Return the requested adjustments the actor decides, oldest first."""
+    query = (
+        select(TimeAdjustment)
+        .where(TimeAdjustment.status == AdjustmentStatus.requested)
+        .order_by(TimeAdjustment.created_at, TimeAdjustment.id)
+    )
+    if not can_run_payroll(actor):
+        led = led_projects(session=session, actor=actor)
+        query = query.where(TimeAdjustment.project_id.in_(led), TimeAdjustment.user_id != actor.id)
+    return list(session.scalars(query.limit(limit)))
 
 
 def get_sheet(*, session: Session, actor: User, timesheet_id: int) -> Timesheet:
@@ -182,8 +279,8 @@ def approve(
     default_margin_bp: int,
 ) -> Timesheet:
     """Freeze the week's lines at the rates in force and post them (one transaction)."""
-    if not can_run_payroll(actor):
-        raise PermissionDenied("Only operators approve timesheets.")
+    if not can_review(session=session, actor=actor, sheet=sheet):
+        raise PermissionDenied("Only operators and the project's lead approve timesheets.")
     # Lock the row: a concurrent adjustment decision for this week waits for the approval.
     session.refresh(sheet, with_for_update=True)
     if sheet.status != TimesheetStatus.submitted:
@@ -268,8 +365,8 @@ def approve(
 
 def return_sheet(*, session: Session, actor: User, sheet: Timesheet, comment: str) -> Timesheet:
     """Send a submitted timesheet back to the expert with a comment."""
-    if not can_run_payroll(actor):
-        raise PermissionDenied("Only operators review timesheets.")
+    if not can_review(session=session, actor=actor, sheet=sheet):
+        raise PermissionDenied("Only operators and the project's lead review timesheets.")
     if sheet.status != TimesheetStatus.submitted:
         raise Conflict(f"Only a submitted timesheet is returned; this one is {sheet.status.value}.")
     if not comment.strip():
@@ -327,12 +424,15 @@ def request_adjustment(
 def decide_adjustment(
     *, session: Session, actor: User, adjustment_id: int, approve: bool
 ) -> TimeAdjustment:
-    """Approve or reject a requested adjustment (operators)."""
-    if not can_run_payroll(actor):
-        raise PermissionDenied("Only operators decide adjustments.")
+    """Approve or reject a requested adjustment (operators, or the project's lead)."""
     row = session.get(TimeAdjustment, adjustment_id)
-    if row is None:
+    if row is None or not (
+        can_see_user_money(actor, row.user_id)
+        or can_decide_adjustment(actor, row, led_projects(session=session, actor=actor))
+    ):
         raise NotFound("Adjustment not found.")
+    if not can_decide_adjustment(actor, row, led_projects(session=session, actor=actor)):
+        raise PermissionDenied("Only operators and the project's lead decide adjustments.")
     if row.status != AdjustmentStatus.requested:
         raise Conflict(f"This adjustment is already {row.status.value}.")
     # Lock the week's sheet: an approval running at the same moment waits, then sees this.

@@ -17,6 +17,11 @@ class StaffRole(enum.StrEnum):
 
     expert = "expert"
     reviewer = "reviewer"
+    lead = "lead"  # reviews like a reviewer, and approves the project's experts' time
+
+
+# The project roles that accept and return problem sets.
+REVIEWING = frozenset({StaffRole.reviewer, StaffRole.lead})
 
 
 class Project(Base):

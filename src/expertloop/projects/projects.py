@@ -21,6 +21,7 @@ _EDITABLE = ("name", "description", "domain", "guidelines")
 _STAFFABLE: dict[StaffRole, frozenset[Role]] = {
     StaffRole.expert: frozenset({Role.expert, Role.reviewer}),
     StaffRole.reviewer: frozenset({Role.reviewer}),
+    StaffRole.lead: frozenset({Role.reviewer}),
 }
 
 

@@ -49,6 +49,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Home", "/"),
         NavItem("Projects", "/projects"),
         NavItem("Time", "/time"),
+        NavItem("Team time", "/team-time"),
         NavItem("Earnings", "/earnings"),
     ),
 }

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from expertloop.accounts.models import Role, User
 from expertloop.accounts.policies import is_operator
-from expertloop.projects.models import Project, StaffRole
+from expertloop.projects.models import REVIEWING, Project, StaffRole
 from expertloop.workbench.models import ProblemSet, Status
 
 # The author may change a problem set only in these states.
@@ -38,8 +38,8 @@ class Access:
 
     @property
     def is_reviewer(self) -> bool:
-        """Operators and reviewers staffed as reviewers accept and return work."""
-        return self.is_operator or self.staff_role == StaffRole.reviewer
+        """Operators and reviewers staffed as reviewers (or leads) accept and return work."""
+        return self.is_operator or self.staff_role in REVIEWING
 
 
 def can_create(access: Access) -> bool:

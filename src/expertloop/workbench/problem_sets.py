@@ -11,7 +11,7 @@ from expertloop.accounts.models import User
 from expertloop.accounts.policies import is_operator
 from expertloop.errors import Conflict, PermissionDenied, ValidationFailed
 from expertloop.events import emit
-from expertloop.projects.models import Project, Staffing, StaffRole
+from expertloop.projects.models import REVIEWING, Project, Staffing
 from expertloop.types import utcnow
 from expertloop.workbench import events, policies
 from expertloop.workbench.access import Loaded
@@ -163,7 +163,7 @@ def review_queue(
             Staffing,
             (Staffing.project_id == Project.id)
             & (Staffing.user_id == actor.id)
-            & (Staffing.role == StaffRole.reviewer),
+            & (Staffing.role.in_(REVIEWING)),
         )
     rows = session.execute(
         query.order_by(ProblemSet.submitted_at, ProblemSet.id).limit(limit)

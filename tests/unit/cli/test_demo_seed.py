@@ -259,7 +259,10 @@ def test_the_demo_expert_sees_the_problem_set_and_another_expert_does_not(
     with client_for("kenji@experts.expertloop.org") as kenji:
         assert kenji.get(f"/api/v1/problem-sets/{seeded.id}").status_code == 404
     with client_for("rosa@experts.expertloop.org") as rosa:
+        # Rosa leads the project: she reviews its problem sets and its experts' time.
         assert rosa.get(f"/api/v1/problem-sets/{seeded.id}").status_code == 200
+        team = rosa.get("/team-time")
+        assert team.status_code == 200 and "You lead Finance agent evaluation" in team.text
 
 
 def test_no_problem_set_without_the_local_model_as_target(db: Session, settings: Settings) -> None:

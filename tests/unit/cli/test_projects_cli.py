@@ -55,6 +55,9 @@ def test_staff_and_unstaff_an_expert(demo_env: Path) -> None:
     wrong_role = runner.invoke(app, ["projects", "staff", *args, "--role", "reviewer"])
     assert wrong_role.exit_code == 1
     assert "cannot be staffed as reviewer" in wrong_role.output
+    not_a_lead = runner.invoke(app, ["projects", "staff", *args, "--role", "lead"])
+    assert not_a_lead.exit_code == 1
+    assert "cannot be staffed as lead" in not_a_lead.output
 
 
 def test_staff_errors_are_clear(demo_env: Path) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import User
 from expertloop.errors import NotFound, PermissionDenied, ValidationFailed
 from expertloop.payments import bonuses, corrections, payouts, rates, reports, timesheets
@@ -39,6 +40,7 @@ from expertloop.payments.schemas import (
     TimesheetIn,
     TimesheetLineOut,
     TimesheetOut,
+    TimesheetReviewOut,
     TransactionOut,
     WeekLineOut,
     WeekOut,
@@ -240,10 +242,14 @@ def list_adjustments(
     db: DB,
     status: Annotated[AdjustmentStatus | None, Query()] = None,
 ) -> list[AdjustmentOut]:
-    """List adjustments: your own, or everyone's for operators."""
+    """List adjustments: your own and, for a lead, those on their projects; everyone's for
+    operators."""
     query = select(TimeAdjustment).order_by(TimeAdjustment.id.desc()).limit(200)
     if not can_run_payroll(user):
-        query = query.where(TimeAdjustment.user_id == user.id)
+        led = timesheets.led_projects(session=db, actor=user)
+        query = query.where(
+            (TimeAdjustment.user_id == user.id) | TimeAdjustment.project_id.in_(led)
+        )
     if status is not None:
         query = query.where(TimeAdjustment.status == status)
     return [AdjustmentOut.model_validate(a) for a in db.scalars(query)]
@@ -256,10 +262,7 @@ def decide_adjustment(
     user: CurrentUser,
     db: DB,
 ) -> AdjustmentOut:
-    """Approve or reject a requested adjustment (operators)."""
-    row = db.get(TimeAdjustment, adjustment_id)
-    if row is None or not can_see_user_money(user, row.user_id):
-        raise NotFound("Adjustment not found.")
+    """Approve or reject a requested adjustment (operators, or the project's lead)."""
     decided = timesheets.decide_adjustment(
         session=db,
         actor=user,
@@ -270,12 +273,13 @@ def decide_adjustment(
 
 
 def _sheet_out(db: DB, sheet_id: int, user: User) -> TimesheetOut:
-    sheet = timesheets.get_sheet(session=db, actor=user, timesheet_id=sheet_id)
+    sheet = timesheets.get_sheet_to_review(session=db, actor=user, timesheet_id=sheet_id)
     out = TimesheetOut.model_validate(sheet)
-    out.lines = [
-        TimesheetLineOut.model_validate(line)
-        for line in timesheets.lines_of(session=db, timesheet_id=sheet.id)
-    ]
+    if can_see_user_money(user, sheet.user_id):  # a lead sees the week, never the pay
+        out.lines = [
+            TimesheetLineOut.model_validate(line)
+            for line in timesheets.lines_of(session=db, timesheet_id=sheet.id)
+        ]
     return out
 
 
@@ -298,6 +302,36 @@ def list_timesheets(
     return [TimesheetOut.model_validate(s) for s in rows]
 
 
+@router.get("/timesheets/review", response_model=list[TimesheetReviewOut])
+def timesheets_to_review(
+    user: CurrentUser, db: DB, settings: AppSettings
+) -> list[TimesheetReviewOut]:
+    """Submitted weeks you review (operators: all; a lead: their projects'), with hours."""
+    sheets = timesheets.review_queue(session=db, actor=user)
+    names = users_uc.names_by_id(session=db, user_ids={s.user_id for s in sheets})
+    out = []
+    for sheet in sheets:
+        lines = timesheets.compute_week(
+            session=db,
+            user_id=sheet.user_id,
+            week_start=sheet.week_start,
+            idle_cutoff=_cutoff(settings),
+            default_margin_bp=settings.billing_margin_bp,
+        )
+        out.append(
+            TimesheetReviewOut(
+                id=sheet.id,
+                user_id=sheet.user_id,
+                user_name=names.get(sheet.user_id, ""),
+                week_start=sheet.week_start,
+                status=sheet.status,
+                submitted_at=sheet.submitted_at,
+                lines=[WeekLineOut(**line.__dict__) for line in lines],
+            )
+        )
+    return out
+
+
 @router.get("/timesheets/{timesheet_id}", response_model=TimesheetOut)
 def get_timesheet(timesheet_id: int, user: CurrentUser, db: DB) -> TimesheetOut:
     """Return a timesheet with its frozen lines (after approval)."""
@@ -308,8 +342,9 @@ def get_timesheet(timesheet_id: int, user: CurrentUser, db: DB) -> TimesheetOut:
 def approve_timesheet(
     timesheet_id: int, user: CurrentUser, db: DB, settings: AppSettings
 ) -> TimesheetOut:
-    """Approve: freeze the lines at the rates in force and post them to the ledger (operators)."""
-    sheet = timesheets.get_sheet(session=db, actor=user, timesheet_id=timesheet_id)
+    """Approve: freeze the lines at the rates in force and post them to the ledger (operators,
+    or the lead of every project in the week)."""
+    sheet = timesheets.get_sheet_to_review(session=db, actor=user, timesheet_id=timesheet_id)
     timesheets.approve(
         session=db,
         actor=user,
@@ -322,8 +357,8 @@ def approve_timesheet(
 
 @router.post("/timesheets/{timesheet_id}/return", response_model=TimesheetOut)
 def return_timesheet(timesheet_id: int, body: CommentIn, user: CurrentUser, db: DB) -> TimesheetOut:
-    """Send a submitted timesheet back with a comment (operators)."""
-    sheet = timesheets.get_sheet(session=db, actor=user, timesheet_id=timesheet_id)
+    """Send a submitted timesheet back with a comment (operators, or the week's lead)."""
+    sheet = timesheets.get_sheet_to_review(session=db, actor=user, timesheet_id=timesheet_id)
     timesheets.return_sheet(session=db, actor=user, sheet=sheet, comment=body.comment)
     return _sheet_out(db, timesheet_id, user)
 

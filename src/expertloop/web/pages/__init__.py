@@ -13,7 +13,7 @@ from expertloop.web.pages import (
     staff,
     workbench,
 )
-from expertloop.web.pages.pay import earner, payroll, project_pay, spend
+from expertloop.web.pages.pay import earner, payroll, project_pay, spend, team
 
 PAGES = (
     auth,
@@ -27,6 +27,7 @@ PAGES = (
     payroll,
     project_pay,
     spend,
+    team,
 )
 
 
