@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from expertloop.payments import ledger
+from expertloop.payments import ledger, rates
 from expertloop.payments.models import Payout
 from expertloop.workbench import activity
 from expertloop.workbench.access import project_access
-from tests.factories import World
+from tests.factories import World, make_project, staff
 
 WEEK = "2026-11-16"
 MONDAY = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC)
@@ -382,3 +382,43 @@ def test_project_complete_button(login_as, world: World, db: Session) -> None:
         ).status_code
         == 403
     )
+
+
+def test_earnings_per_project_keep_currencies_apart(login_as, world: World, db: Session) -> None:  # type: ignore[no-untyped-def]
+    """USD on one project and EUR on another are two rows, never one sum."""
+    euro_project = make_project(db, world.org_a, world.operator, "A's euro project")
+    staff(db, euro_project, world.expert_a)
+    for project, currency, hourly in (
+        (world.project_a, "USD", 12_000),
+        (euro_project, "EUR", 9_000),
+    ):
+        rates.set_rate(
+            session=db,
+            actor=world.operator,
+            currency=currency,
+            hourly_minor=hourly,
+            effective_from=dt.date(2026, 11, 1),
+            user_id=world.expert_a.id,
+            project_id=project.id,
+        )
+    _work(db, world, 60)  # 1 h on project A
+    access = project_access(session=db, actor=world.expert_a, project_id=euro_project.id)
+    start = MONDAY + dt.timedelta(hours=3)
+    for i in range(30 * 2 + 1):  # 30 min on the euro project
+        activity.record(session=db, access=access, now=start + dt.timedelta(seconds=30 * i))
+    db.commit()
+    expert, op = login_as(world.expert_a), login_as(world.operator)
+    sheet = expert.post("/api/v1/timesheets", json={"week_start": WEEK})
+    assert sheet.status_code == 201, sheet.text
+    assert op.post(f"/api/v1/timesheets/{sheet.json()['id']}/approve").status_code == 200
+
+    projects = expert.get("/api/v1/me/earnings").json()["projects"]
+    assert projects == [  # by project name: "A's confidential project", "A's euro project"
+        {"project_id": world.project_a.id, "project": world.project_a.name, "currency": "USD",
+         "amount_minor": 12_000},
+        {"project_id": euro_project.id, "project": "A's euro project", "currency": "EUR",
+         "amount_minor": 4_500},
+    ]  # fmt: skip
+    page = expert.get("/earnings").text
+    table = page.split('data-testid="earnings-projects"')[1].split("</table>")[0]
+    assert "EUR 45.00" in table and "USD 120.00" in table

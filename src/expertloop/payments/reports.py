@@ -268,7 +268,7 @@ class Earnings:
     pending: dict[str, int]
     bonuses: dict[str, int]
     weeks: list[dict[str, object]]  # [{week, project, hours, amount_minor, currency}]
-    projects: dict[str, int]  # project name -> amount (main currency)
+    projects: list[dict[str, object]]  # [{project_id, project, currency, amount_minor}]
 
 
 def earnings(*, session: Session, user: User) -> Earnings:
@@ -292,7 +292,7 @@ def earnings(*, session: Session, user: User) -> Earnings:
     ):
         bonus_totals[b.currency] += b.amount_minor  # a reversed (revoked) bonus does not count
     weeks = []
-    projects: dict[str, int] = defaultdict(int)
+    per_project: dict[tuple[int, str, str], int] = defaultdict(int)  # (id, name, currency)
     rows = session.execute(
         select(Timesheet.week_start, TimesheetLine, Project.name)
         .join(TimesheetLine, TimesheetLine.timesheet_id == Timesheet.id)
@@ -310,8 +310,15 @@ def earnings(*, session: Session, user: User) -> Earnings:
                 "currency": line.currency,
             }
         )
-        projects[name] += line.amount_minor
-    return Earnings(dict(lifetime), dict(paid), pending, dict(bonus_totals), weeks, dict(projects))
+        per_project[(line.project_id, name, line.currency)] += line.amount_minor
+    # One row per project and currency: amounts in different currencies are never added up.
+    projects: list[dict[str, object]] = [
+        {"project_id": pid, "project": name, "currency": currency, "amount_minor": amount}
+        for (pid, name, currency), amount in sorted(
+            per_project.items(), key=lambda kv: (kv[0][1].lower(), kv[0][0], kv[0][2])
+        )
+    ]
+    return Earnings(dict(lifetime), dict(paid), pending, dict(bonus_totals), weeks, projects)
 
 
 def spend_by_project(

@@ -228,13 +228,22 @@ class InvoiceOut(BaseModel):
     totals: dict[str, int]
 
 
+class ProjectEarningsOut(BaseModel):
+    project_id: int
+    project: str
+    currency: str
+    amount_minor: int
+
+
 class EarningsOut(BaseModel):
     lifetime: dict[str, int]
     paid: dict[str, int]
     pending: dict[str, int]
     bonuses: dict[str, int]
     weeks: list[dict[str, object]]
-    projects: dict[str, int]
+    projects: list[ProjectEarningsOut] = Field(
+        description="Earned from approved time, one row per project and currency."
+    )
 
 
 class ReverseIn(BaseModel):
