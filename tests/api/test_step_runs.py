@@ -534,3 +534,30 @@ def test_heartbeats_are_deduplicated_and_add_up_within_the_idle_cutoff(  # type:
     assert login_as(colleague).post(url, json=body).status_code == 404
     r = login_as(colleague).post(url, json={"project_id": world.project_a.id})
     assert r.json() == {"recorded": True, "tracked_seconds": 0}
+
+
+def test_the_newest_passing_run_is_the_one_chain_mode_carries(  # type: ignore[no-untyped-def]
+    login_as, world: World, db: Session, endpoint_id: int
+) -> None:
+    author = login_as(world.expert_a)
+    pid = new_problem_set(author, world)
+    step = add_step(
+        author, pid, title="Runway", prompt="What is our cash runway?", rubric=["In months"]
+    )
+    revision = latest_revision(author, step["id"])
+    first, second = (run(author, revision["id"], endpoint_id) for _ in range(2))
+    for step_run in (first, second):
+        r = author.put(
+            f"{API}/step-runs/{step_run['id']}/rubric", json={"criterion": 0, "met": True}
+        )
+        assert r.status_code == 200, r.text
+    assert state(author, step["id"])["passing_step_run_id"] == second["id"]
+    # A major fault found later on the newest run: the earlier passing run answers again.
+    answer = second["run"]["answer"]
+    r = author.post(
+        f"{API}/revisions/{revision['id']}/annotations",
+        json={"step_run_id": second["id"], "start": 0, "end": 3, "quote": answer[:3],
+              "category": "factual_error", "severity": "major", "note": "Wrong figure"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert state(author, step["id"])["passing_step_run_id"] == first["id"]

@@ -87,7 +87,10 @@ def latest_revisions(*, session: Session, step_ids: list[int]) -> dict[int, Step
 
 
 def passing_runs(*, session: Session, revisions: list[StepRevision]) -> dict[int, int]:
-    """Map revision id to a passing step run: ok, every criterion met, no major fault."""
+    """Map revision id to its newest passing step run: ok, every criterion met, no major fault.
+
+    The newest, so that chain mode carries the answer the expert most recently checked.
+    """
     by_id = {r.id: r for r in revisions if r.rubric}
     if not by_id:
         return {}
@@ -95,7 +98,7 @@ def passing_runs(*, session: Session, revisions: list[StepRevision]) -> dict[int
         select(StepRun.id, StepRun.revision_id)
         .join(ModelRun, ModelRun.id == StepRun.model_run_id)
         .where(StepRun.revision_id.in_(list(by_id)), ModelRun.status == "ok")
-        .order_by(StepRun.id)
+        .order_by(StepRun.id.desc())
     ).all()
     run_ids = [r.id for r in runs]
     if not run_ids:
