@@ -296,3 +296,55 @@ def test_a_dropped_connection_loses_no_typing(page: Page) -> None:
             break
         page.wait_for_timeout(500)
     assert statement == "Typed while the network was down."
+
+
+def test_each_editor_on_the_step_page_has_its_own_conflict_panel(page: Page) -> None:
+    expert = _expert()
+    log_in(page, expert.email, expert.password)
+    page.get_by_role("link", name=STAFFED_PROJECT).first.click()
+    page.get_by_test_id("problem-sets-link").click()
+    page.get_by_label("Title").fill("Two editors, two conflicts")
+    page.get_by_role("button", name="Create problem set").click()
+    page.wait_for_url(re.compile(r"/problem-sets/\d+$"))
+    add = page.locator("details", has_text="Add a step")
+    if add.get_attribute("open") is None:
+        add.locator("summary").click()
+    form = page.get_by_test_id("add-step")
+    form.get_by_label("Title").fill("Only step")
+    form.get_by_label("Prompt").fill("First prompt.")
+    form.get_by_role("button", name="Add step").click()
+    expect(page.get_by_test_id("step-title")).to_have_text("Only step")
+    page.wait_for_load_state("load")
+
+    # Another tab saves both the prompt draft and the ideal answer first.
+    other = page.context.new_page()
+    other.goto(page.url)
+    with other.expect_response(lambda r: r.request.method == "PATCH" and r.ok):
+        other.get_by_test_id("draft-prompt").fill("Prompt from the other tab.")
+    with other.expect_response(lambda r: r.request.method == "PUT" and r.ok):
+        other.get_by_test_id("ideal-text").fill("Ideal from the other tab.")
+
+    # This tab's two stale saves: each editor shows its own two versions.
+    page.get_by_test_id("draft-prompt").fill("Prompt from this tab.")
+    page.get_by_test_id("ideal-text").fill("Ideal from this tab.")
+    prompt_card = page.locator("article", has=page.get_by_test_id("draft-prompt"))
+    ideal_card = page.locator("article", has=page.get_by_test_id("ideal-text"))
+    prompt_conflict = prompt_card.locator("[data-conflict]")
+    ideal_conflict = ideal_card.locator("[data-conflict]")
+    expect(prompt_conflict).to_be_visible(timeout=10_000)
+    expect(ideal_conflict).to_be_visible(timeout=10_000)
+    expect(prompt_conflict.locator("[data-theirs]")).to_contain_text("Prompt from the other tab.")
+    expect(prompt_conflict.locator("[data-yours]")).to_contain_text("Prompt from this tab.")
+    expect(ideal_conflict.locator("[data-theirs]")).to_have_text("Ideal from the other tab.")
+    expect(ideal_conflict.locator("[data-yours]")).to_have_text("Ideal from this tab.")
+
+    # Each is resolved on its own: theirs for the prompt, mine for the ideal answer.
+    prompt_conflict.get_by_role("button", name="Take theirs").click()
+    expect(page.get_by_test_id("draft-prompt")).to_have_value("Prompt from the other tab.")
+    expect(ideal_conflict).to_be_visible()
+    with page.expect_response(lambda r: r.request.method == "PUT" and r.ok):
+        ideal_conflict.get_by_role("button", name="Keep mine").click()
+    expect(ideal_card.locator("[data-save-state]")).to_contain_text(SAVED, timeout=10_000)
+    other.reload()
+    expect(other.get_by_test_id("draft-prompt")).to_have_value("Prompt from the other tab.")
+    expect(other.get_by_test_id("ideal-text")).to_have_value("Ideal from this tab.")

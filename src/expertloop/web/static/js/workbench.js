@@ -56,9 +56,12 @@
     window.scrollTo(0, Number(savedScroll));
   }
 
-  // ---- Conflict panel (shared by every autosaved editor) ----------------------------------
-  const conflict = document.querySelector("[data-conflict]");
-  function showConflict(theirs, yours, keepMine, takeTheirs) {
+  // ---- Conflict panels: each editor's own (the one in its card), else the page's -----------
+  function conflictPanelFor(form) {
+    const card = form.closest("article");
+    return (card && card.querySelector("[data-conflict]")) || document.querySelector("[data-conflict]");
+  }
+  function showConflict(conflict, theirs, yours, keepMine, takeTheirs) {
     if (!conflict) { alert("Changed elsewhere: reload the page to see the current version."); return; }
     conflict.querySelector("[data-theirs]").textContent = theirs;
     conflict.querySelector("[data-yours]").textContent = yours;
@@ -167,7 +170,7 @@
         const theirs = isIdeal ? (current.text || "") : JSON.stringify(current, null, 2);
         const yours = isIdeal ? sent.text : JSON.stringify(sent, null, 2);
         say("Changed elsewhere: choose below.", "error");
-        showConflict(theirs, yours,
+        showConflict(conflictPanelFor(form), theirs, yours,
           () => { version = d.current_version; save(); },
           () => {
             version = d.current_version;
