@@ -59,6 +59,7 @@ def _project(w: World) -> list[Probe]:
         Probe("GET", f"/api/v1/projects/{p}/staff"),
         Probe("POST", f"/api/v1/projects/{p}/staff", {"user_id": w.expert_a.id, "role": "expert"}),
         Probe("DELETE", f"/api/v1/projects/{p}/staff/{w.expert_b.id}"),
+        Probe("PATCH", f"/api/v1/projects/{p}/staff/{w.expert_b.id}", {"role": "reviewer"}),
         Probe("GET", f"/projects/{p}"),
         Probe("POST", f"/projects/{p}/models", None),
         Probe("GET", f"/api/v1/projects/{p}/models"),

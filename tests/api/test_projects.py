@@ -131,3 +131,24 @@ def test_project_list_paginates(login_as, db: Session) -> None:  # type: ignore[
     assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 2
     assert [p["name"] for p in page["items"]] == ["P2", "P1"]
     assert api.get("/api/v1/projects?limit=0").status_code == 422
+
+
+def test_operator_makes_a_staffed_reviewer_the_lead(login_as, world: World, db: Session) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/projects/{world.project_a.id}/staff/{world.reviewer_a.id}"
+    ops = login_as(world.operator)
+    changed = ops.patch(url, json={"role": "lead"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["role"] == "lead"
+    assert ops.patch(url, json={"role": "lead"}).json()["role"] == "lead"  # a retry: no change
+    events = ops.get("/api/v1/audit", params={"kind": "projects.staff_role_changed"}).json()
+    rows = events["items"] if isinstance(events, dict) else events
+    changes = [e for e in rows if e["kind"] == "projects.staff_role_changed"]
+    assert len(changes) == 1
+    assert (changes[0]["data"]["from_role"], changes[0]["data"]["to_role"]) == ("reviewer", "lead")
+    # Only reviewers lead; only operators change roles; nobody changes a staffing that is not.
+    expert_url = f"/api/v1/projects/{world.project_a.id}/staff/{world.expert_a.id}"
+    assert ops.patch(expert_url, json={"role": "lead"}).status_code == 422
+    assert login_as(world.client_a).patch(url, json={"role": "reviewer"}).status_code == 403
+    not_staffed = f"/api/v1/projects/{world.project_a.id}/staff/{world.expert_b.id}"
+    assert ops.patch(not_staffed, json={"role": "expert"}).status_code == 404
+    assert ops.patch(url, json={"role": "boss"}).status_code == 422

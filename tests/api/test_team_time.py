@@ -232,3 +232,53 @@ def test_team_time_page_for_everyone_else(login_as, world: World, db: Session) -
     db.expire_all()
     sheet = db.scalar(select(Timesheet).where(Timesheet.id == sheet_id))
     assert sheet is not None and sheet.status == TimesheetStatus.submitted
+
+
+def test_a_lead_decides_pending_adjustments_before_the_week(
+    login_as, world: World, db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    lead = _lead(db, world.project_a)
+    sheet_id = _submitted_week(login_as, db, world, world.expert_a)
+    asked = login_as(world.expert_a).post(
+        "/api/v1/time-adjustments",
+        json={"project_id": world.project_a.id, "work_date": MONDAY.isoformat(), "minutes": 20,
+              "reason": "Read the brief offline"},
+    )  # fmt: skip
+    assert asked.status_code == 201, asked.text
+    api = login_as(lead)
+    refused = api.post(f"/api/v1/timesheets/{sheet_id}/approve")
+    assert refused.status_code == 409
+    assert "1 requested adjustment(s) waiting" in refused.json()["error"]["message"]
+    assert api.post(f"/api/v1/time-adjustments/{asked.json()['id']}/approve").status_code == 200
+    approved = api.post(f"/api/v1/timesheets/{sheet_id}/approve")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["transaction_id"] is None  # the posting is the operators' business
+    (line,) = login_as(world.expert_a).get(f"/api/v1/timesheets/{sheet_id}").json()["lines"]
+    assert line["capped_seconds"] == 3600 + 20 * 60
+
+
+def test_a_lead_is_not_told_about_rates(login_as, world: World, db: Session) -> None:  # type: ignore[no-untyped-def]
+    lead = _lead(db, world.project_a)
+    _work(db, world.expert_a, world.project_a, 30)  # no rate for expert A
+    sheet = login_as(world.expert_a).post(
+        "/api/v1/timesheets", json={"week_start": MONDAY.isoformat()}
+    )
+    assert sheet.status_code == 201, sheet.text
+    refused = login_as(lead).post(f"/api/v1/timesheets/{sheet.json()['id']}/approve")
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert "an operator must finish it" in message and "rate" not in message
+    op = login_as(world.operator).post(f"/api/v1/timesheets/{sheet.json()['id']}/approve")
+    assert op.status_code == 422 and "No hourly rate" in op.json()["error"]["message"]
+
+
+def test_a_lead_whose_role_changed_leads_nothing(login_as, world: World, db: Session) -> None:  # type: ignore[no-untyped-def]
+    lead = _lead(db, world.project_a)
+    sheet_id = _submitted_week(login_as, db, world, world.expert_a)
+    api = login_as(lead)
+    assert api.get("/api/v1/timesheets/review").json()[0]["id"] == sheet_id
+    lead.role = Role.expert  # the staffing row still says lead
+    db.commit()
+    assert api.get("/api/v1/timesheets/review").json() == []
+    assert api.get(f"/api/v1/timesheets/{sheet_id}").status_code == 404
+    assert api.post(f"/api/v1/timesheets/{sheet_id}/approve").status_code == 404

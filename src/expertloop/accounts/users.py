@@ -225,7 +225,8 @@ def set_active(*, session: Session, user: User, active: bool, actor: User | None
 
 
 def names_by_id(*, session: Session, user_ids: set[int]) -> dict[int, str]:
-    """Return display names for these user ids (trusted callers: operator pages)."""
+    """Return display names for these user ids (trusted callers that checked access: operator
+    pages, a lead's team time)."""
     if not user_ids:
         return {}
     rows = session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))

@@ -76,13 +76,23 @@ def staff(
     ),
     operator: str = typer.Option("", help="Operator to act as (default: the first one)."),
 ) -> None:
-    """Staff an expert or reviewer on a project."""
+    """Staff an expert, reviewer or lead on a project (or change the role of someone on it)."""
     with db_session() as session:
         actor = _operator(session, operator)
         project = _project(session, actor, project_id)
         user = users_uc.find_by_email(session=session, email=email)
         if user is None:
             raise fail(f"No user with email {email}.")
+        current = projects_uc.staff_role(session, project.id, user.id)
+        if current is not None and current != role:
+            projects_uc.change_staff_role(
+                session=session, actor=actor, project=project, user_id=user.id, role=role
+            )
+            console.print(
+                f"[green]Changed[/] {user.email} on {project.name} from {current.value} "
+                f"to {role.value}."
+            )
+            return
         projects_uc.staff_user(
             session=session, actor=actor, project=project, user_id=user.id, role=role
         )

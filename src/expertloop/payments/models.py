@@ -105,7 +105,8 @@ class AdjustmentStatus(enum.StrEnum):
 
 
 class TimeAdjustment(Base):
-    """A manual change to tracked time (with a reason), counted once an operator approves it."""
+    """A manual change to tracked time (with a reason), counted once an operator or the
+    project's lead approves it."""
 
     __tablename__ = "time_adjustments"
 

@@ -1,7 +1,8 @@
 """Who may see and change which money.
 
 Experts see only their own time and money; clients only their own organisation's invoices and
-spend; operators run payroll. Anything else is a 404 (money is tenant data).
+spend; operators run payroll. A project's lead reviews its experts' time, never their pay (see
+``timesheets.can_review``). Anything else is a 404 (money is tenant data).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from expertloop.accounts.policies import is_operator
 
 
 def can_run_payroll(actor: User) -> bool:
-    """Operators set rates, approve time, award bonuses and run payouts."""
+    """Operators set rates, award bonuses, run payouts and see all money.
+
+    Approving time is wider: ask ``timesheets.can_review`` (a project's lead approves too).
+    """
     return is_operator(actor)
 
 

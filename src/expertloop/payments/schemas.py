@@ -149,7 +149,10 @@ class TimesheetOut(BaseModel):
     transaction_id: int | None
     lines: list[TimesheetLineOut] = Field(
         default_factory=list,
-        description="Frozen at approval; only for the expert and operators (a lead sees hours).",
+        description=(
+            "Frozen at approval, with pay; only for the expert and operators. A lead gets none "
+            "(and no transaction_id): the hours are in GET /timesheets/review."
+        ),
     )
 
 

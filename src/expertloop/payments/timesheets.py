@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from expertloop.accounts.models import User
+from expertloop.accounts.models import Role, User
 from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
 from expertloop.payments import events, ledger, money, postings, rates
@@ -42,7 +42,7 @@ MAX_ADJUSTMENT_MINUTES = 24 * 60
 
 
 class Decision(enum.StrEnum):
-    """An operator's answer to a requested adjustment."""
+    """An operator's (or the project lead's) answer to a requested adjustment."""
 
     approve = "approve"
     reject = "reject"
@@ -109,7 +109,9 @@ def compute_week(
 
 
 def led_projects(*, session: Session, actor: User) -> set[int]:
-    """Return the ids of the projects the actor is staffed on as lead."""
+    """Return the ids of the projects the actor leads (a reviewer staffed as lead)."""
+    if actor.role != Role.reviewer or not actor.is_active:
+        return set()  # a lead whose role changed leads nothing, whatever the staffing says
     return set(
         session.scalars(
             select(Staffing.project_id).where(
@@ -134,13 +136,34 @@ def week_projects(*, session: Session, user_id: int, week_start: dt.date) -> set
     return set(session.scalars(tracked.distinct())) | set(session.scalars(adjusted.distinct()))
 
 
-def can_review(*, session: Session, actor: User, sheet: Timesheet) -> bool:
-    """Operators review any timesheet; a lead one whose whole week is on projects they lead."""
+def pending_adjustments(*, session: Session, sheet: Timesheet) -> list[TimeAdjustment]:
+    """Return the week's adjustments still waiting for a decision."""
+    return list(
+        session.scalars(
+            select(TimeAdjustment).where(
+                TimeAdjustment.user_id == sheet.user_id,
+                TimeAdjustment.status == AdjustmentStatus.requested,
+                TimeAdjustment.work_date >= sheet.week_start,
+                TimeAdjustment.work_date < sheet.week_start + dt.timedelta(days=7),
+            )
+        )
+    )
+
+
+def can_review(
+    *, session: Session, actor: User, sheet: Timesheet, led: set[int] | None = None
+) -> bool:
+    """Operators review any timesheet; a lead one whose whole week is on projects they lead.
+
+    "The week" is every project with a heartbeat or a requested or approved adjustment in it, so
+    that even a stray heartbeat elsewhere sends the week to the operators.
+    """
     if can_run_payroll(actor):
         return True
     if actor.id == sheet.user_id:
         return False
-    led = led_projects(session=session, actor=actor)
+    if led is None:
+        led = led_projects(session=session, actor=actor)
     if not led:
         return False
     touched = week_projects(session=session, user_id=sheet.user_id, week_start=sheet.week_start)
@@ -170,14 +193,17 @@ def review_queue(*, session: Session, actor: User, limit: int = 100) -> list[Tim
     led = led_projects(session=session, actor=actor)
     if not led:
         return []
-    # Candidates: people staffed on a led project (the full rule is checked per sheet).
+    # Candidates: people staffed on a led project (the full rule is checked per sheet, and the
+    # weeks that go to the operators instead are skipped, however many there are).
     staffed = select(Staffing.user_id).where(Staffing.project_id.in_(led))
     query = query.where(Timesheet.user_id.in_(staffed), Timesheet.user_id != actor.id)
-    return [
-        s
-        for s in session.scalars(query.limit(limit * 5))
-        if can_review(session=session, actor=actor, sheet=s)
-    ][:limit]
+    out: list[Timesheet] = []
+    for sheet in session.scalars(query):
+        if can_review(session=session, actor=actor, sheet=sheet, led=led):
+            out.append(sheet)
+            if len(out) == limit:
+                break
+    return out
 
 
 def can_decide_adjustment(actor: User, row: TimeAdjustment, led: set[int]) -> bool:
@@ -279,12 +305,20 @@ def approve(
     default_margin_bp: int,
 ) -> Timesheet:
     """Freeze the week's lines at the rates in force and post them (one transaction)."""
+    # Lock the row first: a concurrent adjustment decision for this week waits for the approval,
+    # so the projects checked below are the ones priced.
+    session.refresh(sheet, with_for_update=True)
     if not can_review(session=session, actor=actor, sheet=sheet):
         raise PermissionDenied("Only operators and the project's lead approve timesheets.")
-    # Lock the row: a concurrent adjustment decision for this week waits for the approval.
-    session.refresh(sheet, with_for_update=True)
     if sheet.status != TimesheetStatus.submitted:
         raise Conflict(f"Only a submitted timesheet is approved; this one is {sheet.status.value}.")
+    waiting = pending_adjustments(session=session, sheet=sheet)
+    if waiting:
+        # Approving would freeze the week without them, and they could never be approved.
+        raise Conflict(
+            f"This week has {len(waiting)} requested adjustment(s) waiting for a decision; "
+            "approve or reject them first."
+        )
     week_end = sheet.week_start + dt.timedelta(days=6)
     lines = compute_week(
         session=session,
@@ -302,6 +336,11 @@ def approve(
             session=session, user_id=sheet.user_id, project_id=project.id, on=sheet.week_start
         )
         if rate is None:
+            if not can_run_payroll(actor):  # a lead sees hours, never the pay set-up
+                raise ValidationFailed(
+                    f"This expert's pay on {project.name} is not set up yet for the week of "
+                    f"{sheet.week_start.isoformat()}; an operator must finish it first."
+                )
             raise ValidationFailed(
                 f"No hourly rate applies to this expert on {project.name} for the week of "
                 f"{sheet.week_start.isoformat()}; set one first."
@@ -365,6 +404,7 @@ def approve(
 
 def return_sheet(*, session: Session, actor: User, sheet: Timesheet, comment: str) -> Timesheet:
     """Send a submitted timesheet back to the expert with a comment."""
+    session.refresh(sheet, with_for_update=True)  # one decision at a time
     if not can_review(session=session, actor=actor, sheet=sheet):
         raise PermissionDenied("Only operators and the project's lead review timesheets.")
     if sheet.status != TimesheetStatus.submitted:
@@ -389,7 +429,8 @@ def request_adjustment(
     minutes: int,
     reason: str,
 ) -> TimeAdjustment:
-    """Ask for minutes to be added (or removed) on a day; counted once an operator approves."""
+    """Ask for minutes to be added (or removed) on a day; counted once approved (an operator
+    or the project's lead)."""
     if not earns(actor):
         raise PermissionDenied("Only experts and reviewers adjust their time.")
     if minutes == 0 or abs(minutes) > MAX_ADJUSTMENT_MINUTES:
@@ -425,14 +466,18 @@ def decide_adjustment(
     *, session: Session, actor: User, adjustment_id: int, approve: bool
 ) -> TimeAdjustment:
     """Approve or reject a requested adjustment (operators, or the project's lead)."""
+    led = led_projects(session=session, actor=actor)
     row = session.get(TimeAdjustment, adjustment_id)
     if row is None or not (
-        can_see_user_money(actor, row.user_id)
-        or can_decide_adjustment(actor, row, led_projects(session=session, actor=actor))
+        can_see_user_money(actor, row.user_id) or can_decide_adjustment(actor, row, led)
     ):
         raise NotFound("Adjustment not found.")
-    if not can_decide_adjustment(actor, row, led_projects(session=session, actor=actor)):
+    if not can_decide_adjustment(actor, row, led):
         raise PermissionDenied("Only operators and the project's lead decide adjustments.")
+    # Lock the row and read it again: of two decisions at the same moment, the second sees the
+    # first and is refused instead of silently overwriting it.
+    row = session.get(TimeAdjustment, adjustment_id, with_for_update=True, populate_existing=True)
+    assert row is not None
     if row.status != AdjustmentStatus.requested:
         raise Conflict(f"This adjustment is already {row.status.value}.")
     # Lock the week's sheet: an approval running at the same moment waits, then sees this.

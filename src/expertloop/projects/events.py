@@ -28,6 +28,14 @@ class UserStaffed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StaffRoleChanged(Event):
+    kind: str = field(init=False, default="projects.staff_role_changed")
+    user_id: int = 0
+    from_role: str = ""
+    to_role: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class UserUnstaffed(Event):
     kind: str = field(init=False, default="projects.unstaffed")
     user_id: int = 0

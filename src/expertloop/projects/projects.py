@@ -216,6 +216,43 @@ def staff_user(
     return staffing
 
 
+def change_staff_role(
+    *, session: Session, actor: User, project: Project, user_id: int, role: StaffRole
+) -> Staffing:
+    """Change a staffed user's role on the project, e.g. make a reviewer its lead (operators)."""
+    if not policies.can_staff(actor):
+        raise PermissionDenied("Only operators staff projects.")
+    staffing = session.scalar(
+        select(Staffing)
+        .where(Staffing.project_id == project.id, Staffing.user_id == user_id)
+        .with_for_update()
+    )
+    if staffing is None:
+        raise NotFound("Staffing not found.")
+    if staffing.role == role:
+        return staffing  # already so: a retry changes nothing
+    user = session.get(User, user_id)
+    assert user is not None
+    if user.role not in _STAFFABLE[role] or not user.is_active:
+        raise ValidationFailed(f"A {user.role.value} cannot be staffed as {role.value}.")
+    before = staffing.role
+    staffing.role = role
+    session.flush()
+    emit(
+        events.StaffRoleChanged(
+            actor_user_id=actor.id,
+            organisation_id=project.organisation_id,
+            subject_type="project",
+            subject_id=str(project.id),
+            user_id=user_id,
+            from_role=before.value,
+            to_role=role.value,
+        ),
+        session=session,
+    )
+    return staffing
+
+
 def unstaff_user(*, session: Session, actor: User, project: Project, user_id: int) -> None:
     """Remove a user from a project (operators only)."""
     if not policies.can_staff(actor):

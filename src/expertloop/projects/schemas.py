@@ -46,6 +46,10 @@ class StaffingIn(BaseModel):
     role: StaffRole
 
 
+class StaffRoleIn(BaseModel):
+    role: StaffRole
+
+
 class StaffingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -80,3 +80,15 @@ def test_staff_errors_are_clear(demo_env: Path) -> None:
     )  # fmt: skip
     assert bad_actor.exit_code == 1
     assert "is not an active operator" in bad_actor.output
+
+
+def test_staff_changes_the_role_of_someone_already_on_the_project(demo_env: Path) -> None:
+    project = json.loads(runner.invoke(app, ["projects", "list", "--json"]).output)[0]
+    args = ["--project", str(project["id"]), "--email", "rosa@experts.expertloop.org"]
+    back = runner.invoke(app, ["projects", "staff", *args, "--role", "reviewer"])
+    assert back.exit_code == 0, back.output
+    assert "from lead to reviewer" in " ".join(back.output.split())  # Rich wraps lines
+    lead = runner.invoke(app, ["projects", "staff", *args, "--role", "lead"])
+    assert lead.exit_code == 0 and "from reviewer to lead" in " ".join(lead.output.split())
+    again = runner.invoke(app, ["projects", "staff", *args, "--role", "lead"])
+    assert again.exit_code == 1 and "already staffed" in again.output

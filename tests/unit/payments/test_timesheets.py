@@ -13,6 +13,7 @@ from expertloop.payments import ledger, rates, timesheets
 from expertloop.payments.models import (
     AdjustmentStatus,
     LedgerTransaction,
+    TimeAdjustment,
     Timesheet,
     TimesheetLine,
     TimesheetStatus,
@@ -109,7 +110,7 @@ def test_approved_adjustments_count_and_others_do_not(pay: Pay) -> None:
     pay.adjust(pay.expert_a, pay.project_a, WEEK, 30)
     pay.adjust(pay.expert_a, pay.project_a, WEEK + dt.timedelta(days=3), -10)
     pay.adjust(pay.expert_a, pay.project_a, WEEK + dt.timedelta(days=4), 45, approve=False)
-    timesheets.request_adjustment(  # still waiting for a decision
+    pending = timesheets.request_adjustment(  # still waiting for a decision
         session=pay.db,
         actor=pay.expert_a,
         project=pay.project_a,
@@ -124,7 +125,14 @@ def test_approved_adjustments_count_and_others_do_not(pay: Pay) -> None:
         20 * 60,
         4800,
     )
-    sheet = pay.approve_week(pay.expert_a, WEEK)
+    # A week with an undecided adjustment is not approved: it would be frozen without it.
+    submitted = pay.submit(pay.expert_a, WEEK)
+    with pytest.raises(Conflict, match="1 requested adjustment"):
+        pay.approve(submitted)
+    timesheets.decide_adjustment(
+        session=pay.db, actor=pay.operator, adjustment_id=pending.id, approve=False
+    )
+    sheet = pay.approve(submitted)
     [frozen] = timesheets.lines_of(session=pay.db, timesheet_id=sheet.id)
     assert frozen.amount_minor == pay_for(4800, PROJECT_A_RATE) == 100_67  # 100.666... rounds up
     assert frozen.margin_minor == margin_on(100_67, MARGIN_BP) == 25_17
@@ -161,7 +169,14 @@ def test_an_approved_week_is_frozen(pay: Pay) -> None:
         reason="Call with the client",
     )
     add_beats(pay.db, pay.expert_a, pay.project_a, at(WEEK, 9), 61, 60)
-    sheet = pay.approve_week(pay.expert_a, WEEK)
+    submitted = pay.submit(pay.expert_a, WEEK)
+    with pytest.raises(Conflict, match="waiting for a decision"):
+        pay.approve(submitted)  # the early request is decided first
+    rejected = timesheets.decide_adjustment(
+        session=pay.db, actor=pay.operator, adjustment_id=early.id, approve=False
+    )
+    assert rejected.status == AdjustmentStatus.rejected
+    sheet = pay.approve(submitted)
     with pytest.raises(Conflict, match="frozen"):
         timesheets.request_adjustment(
             session=pay.db,
@@ -171,14 +186,20 @@ def test_an_approved_week_is_frozen(pay: Pay) -> None:
             minutes=30,
             reason="Forgot",
         )
+    # A request that raced the approval (written just before it committed) is never counted.
+    late = TimeAdjustment(
+        user_id=pay.expert_a.id,
+        project_id=pay.project_a.id,
+        work_date=WEEK + dt.timedelta(days=5),
+        minutes=30,
+        reason="Raced the approval",
+    )
+    pay.db.add(late)
+    pay.db.flush()
     with pytest.raises(Conflict, match="frozen"):
         timesheets.decide_adjustment(
-            session=pay.db, actor=pay.operator, adjustment_id=early.id, approve=True
+            session=pay.db, actor=pay.operator, adjustment_id=late.id, approve=True
         )
-    rejected = timesheets.decide_adjustment(
-        session=pay.db, actor=pay.operator, adjustment_id=early.id, approve=False
-    )
-    assert rejected.status == AdjustmentStatus.rejected
     [line] = timesheets.lines_of(session=pay.db, timesheet_id=sheet.id)
     assert line.capped_seconds == 3600  # the frozen line did not move
     # The week after is open.

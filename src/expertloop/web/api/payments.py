@@ -275,11 +275,13 @@ def decide_adjustment(
 def _sheet_out(db: DB, sheet_id: int, user: User) -> TimesheetOut:
     sheet = timesheets.get_sheet_to_review(session=db, actor=user, timesheet_id=sheet_id)
     out = TimesheetOut.model_validate(sheet)
-    if can_see_user_money(user, sheet.user_id):  # a lead sees the week, never the pay
+    if can_see_user_money(user, sheet.user_id):
         out.lines = [
             TimesheetLineOut.model_validate(line)
             for line in timesheets.lines_of(session=db, timesheet_id=sheet.id)
         ]
+    else:  # a lead sees the week's status, never its pay or its ledger posting
+        out.transaction_id = None
     return out
 
 

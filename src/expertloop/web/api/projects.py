@@ -11,6 +11,7 @@ from expertloop.projects.schemas import (
     ProjectPatch,
     StaffingIn,
     StaffingOut,
+    StaffRoleIn,
 )
 from expertloop.web.api.common import ERRORS, ErrorOut, PageOut
 from expertloop.web.deps import DB, CurrentUser, Paging
@@ -81,6 +82,18 @@ def staff_user(project_id: int, body: StaffingIn, user: CurrentUser, db: DB) -> 
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
     staffing = projects_uc.staff_user(
         session=db, actor=user, project=project, user_id=body.user_id, role=body.role
+    )
+    return StaffingOut.model_validate(staffing)
+
+
+@router.patch("/{project_id}/staff/{user_id}", response_model=StaffingOut)
+def change_staff_role(
+    project_id: int, user_id: int, body: StaffRoleIn, user: CurrentUser, db: DB
+) -> StaffingOut:
+    """Change a staffed user's role, e.g. make a reviewer the project's lead (operators only)."""
+    project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
+    staffing = projects_uc.change_staff_role(
+        session=db, actor=user, project=project, user_id=user_id, role=body.role
     )
     return StaffingOut.model_validate(staffing)
 

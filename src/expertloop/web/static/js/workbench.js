@@ -108,10 +108,18 @@
       stateEl.textContent = text;
       stateEl.className = "muted save-state " + (cls || "");
     }
+    // The saved version already holds what this save sent (the server trims titles and domains).
+    // An ideal answer that is being restarted from a model answer still needs its own save.
+    const TRIMMED = ["title", "domain"];
     function sameAsSaved(current, sent) {
-      const norm = (v) => JSON.stringify(v == null ? "" : v);
-      if (isIdeal) return norm(current.text) === norm(sent.text);
-      return Object.keys(sent).every((k) => norm(current[k]) === norm(sent[k]));
+      if (!current) return false;
+      const norm = (k, v) => {
+        if (v == null) v = "";
+        if (TRIMMED.includes(k) && typeof v === "string") v = v.trim();
+        return JSON.stringify(v);
+      };
+      if (isIdeal) return basedOn === null && norm("text", current.text) === norm("text", sent.text);
+      return Object.keys(sent).every((k) => norm(k, current[k]) === norm(k, sent[k]));
     }
     function keepLocally() {
       localStorage.setItem(key, JSON.stringify({ values: read(), version, basedOn, at: Date.now() }));
@@ -153,8 +161,7 @@
           setTimeout(reloadKeepingScroll, 800);
           return;
         }
-        const current = d.current || {};
-        if (sameAsSaved(current, sent)) {
+        if (sameAsSaved(d.current, sent)) {
           // The other save holds exactly this text (another tab, or this tab's own save sent
           // while the page was closing): nothing to choose, carry on from its version.
           version = d.current_version;
@@ -167,6 +174,7 @@
           }
           return;
         }
+        const current = d.current || {};
         const theirs = isIdeal ? (current.text || "") : JSON.stringify(current, null, 2);
         const yours = isIdeal ? sent.text : JSON.stringify(sent, null, 2);
         say("Changed elsewhere: choose below.", "error");
