@@ -394,3 +394,27 @@ def test_pay_terms_and_bonuses(login_as, world: World, db: Session) -> None:  # 
     page = operator.get(url).text
     assert "Excellent rubric work" in page and "12.5 %" in page
     assert "USD 25.00" in login_as(world.expert_a).get("/earnings").text
+
+
+def test_payroll_says_a_week_waits_for_its_adjustments(login_as, world: World, db: Session) -> None:  # type: ignore[no-untyped-def]
+    _rate(db, world)
+    expert, operator = login_as(world.expert_a), login_as(world.operator)
+    asked = _form(
+        expert,
+        "/time/adjustments",
+        project_id=world.project_a.id,
+        work_date=TODAY,
+        minutes=60,
+        reason="Workshop",
+    )
+    assert asked.status_code == 303, asked.text
+    assert _form(expert, "/time/submit", week_start=MONDAY).status_code == 303
+    sheet = db.scalar(select(Timesheet).where(Timesheet.user_id == world.expert_a.id))
+    assert sheet is not None
+    page = operator.get("/payroll").text
+    assert "1 requested adjustment for this week is waiting" in page
+    refused = _form(operator, f"/payroll/timesheets/{sheet.id}/approve")
+    assert refused.status_code == 409
+    assert "waiting for a decision; approve or reject them first" in refused.text
+    db.expire_all()
+    assert db.get(Timesheet, sheet.id).status == TimesheetStatus.submitted  # type: ignore[union-attr]

@@ -114,6 +114,7 @@ def _submitted(db: Session, settings: Settings, user: User) -> list[dict[str, An
                 "lines": lines,
                 "totals": dict(totals),
                 "missing_rate": any(x["rate"] is None for x in lines),
+                "waiting": len(timesheets.pending_adjustments(session=db, sheet=sheet)),
             }
         )
     return out

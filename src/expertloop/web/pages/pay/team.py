@@ -42,7 +42,12 @@ def _context(db: Session, settings: Settings, user: User) -> dict[str, Any]:
             default_margin_bp=settings.billing_margin_bp,
         )
         sheets.append(
-            {"sheet": sheet, "lines": lines, "seconds": sum(x.capped_seconds for x in lines)}
+            {
+                "sheet": sheet,
+                "lines": lines,
+                "seconds": sum(x.capped_seconds for x in lines),
+                "waiting": len(timesheets.pending_adjustments(session=db, sheet=sheet)),
+            }
         )
     requested = timesheets.adjustments_to_decide(session=db, actor=user)
     user_ids = {s["sheet"].user_id for s in sheets} | {a.user_id for a in requested}
