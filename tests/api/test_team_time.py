@@ -247,6 +247,7 @@ def test_a_lead_decides_pending_adjustments_before_the_week(
     assert asked.status_code == 201, asked.text
     api = login_as(lead)
     assert "1 requested adjustment for this week is waiting below" in api.get("/team-time").text
+    assert api.get("/api/v1/timesheets/review").json()[0]["waiting_adjustments"] == 1
     refused = api.post(f"/api/v1/timesheets/{sheet_id}/approve")
     assert refused.status_code == 409
     assert "1 requested adjustment(s) waiting" in refused.json()["error"]["message"]

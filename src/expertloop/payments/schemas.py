@@ -166,6 +166,9 @@ class TimesheetReviewOut(BaseModel):
     status: TimesheetStatus
     submitted_at: dt.datetime | None
     lines: list[WeekLineOut]
+    waiting_adjustments: int = Field(
+        description="Requested adjustments of the week still undecided (approve waits for them)."
+    )
 
 
 class CommentIn(BaseModel):

@@ -206,6 +206,40 @@ def review_queue(*, session: Session, actor: User, limit: int = 100) -> list[Tim
     return out
 
 
+@dataclass(frozen=True)
+class ReviewItem:
+    """A submitted week as its reviewer sees it: hours per project, adjustments still waiting."""
+
+    sheet: Timesheet
+    lines: list[WeekLine]
+    waiting: int
+
+
+def review_items(
+    *,
+    session: Session,
+    actor: User,
+    idle_cutoff: dt.timedelta,
+    default_margin_bp: int,
+    limit: int = 100,
+) -> list[ReviewItem]:
+    """The review queue with each week's hours (no pay) and its undecided adjustments."""
+    return [
+        ReviewItem(
+            sheet,
+            compute_week(
+                session=session,
+                user_id=sheet.user_id,
+                week_start=sheet.week_start,
+                idle_cutoff=idle_cutoff,
+                default_margin_bp=default_margin_bp,
+            ),
+            len(pending_adjustments(session=session, sheet=sheet)),
+        )
+        for sheet in review_queue(session=session, actor=actor, limit=limit)
+    ]
+
+
 def can_decide_adjustment(actor: User, row: TimeAdjustment, led: set[int]) -> bool:
     """Operators decide any adjustment; a lead those on their projects, never their own."""
     return can_run_payroll(actor) or (row.user_id != actor.id and row.project_id in led)

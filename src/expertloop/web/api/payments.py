@@ -309,29 +309,26 @@ def timesheets_to_review(
     user: CurrentUser, db: DB, settings: AppSettings
 ) -> list[TimesheetReviewOut]:
     """Submitted weeks you review (operators: all; a lead: their projects'), with hours."""
-    sheets = timesheets.review_queue(session=db, actor=user)
-    names = users_uc.names_by_id(session=db, user_ids={s.user_id for s in sheets})
-    out = []
-    for sheet in sheets:
-        lines = timesheets.compute_week(
-            session=db,
-            user_id=sheet.user_id,
-            week_start=sheet.week_start,
-            idle_cutoff=_cutoff(settings),
-            default_margin_bp=settings.billing_margin_bp,
+    items = timesheets.review_items(
+        session=db,
+        actor=user,
+        idle_cutoff=_cutoff(settings),
+        default_margin_bp=settings.billing_margin_bp,
+    )
+    names = users_uc.names_by_id(session=db, user_ids={i.sheet.user_id for i in items})
+    return [
+        TimesheetReviewOut(
+            id=i.sheet.id,
+            user_id=i.sheet.user_id,
+            user_name=names.get(i.sheet.user_id, ""),
+            week_start=i.sheet.week_start,
+            status=i.sheet.status,
+            submitted_at=i.sheet.submitted_at,
+            lines=[WeekLineOut(**line.__dict__) for line in i.lines],
+            waiting_adjustments=i.waiting,
         )
-        out.append(
-            TimesheetReviewOut(
-                id=sheet.id,
-                user_id=sheet.user_id,
-                user_name=names.get(sheet.user_id, ""),
-                week_start=sheet.week_start,
-                status=sheet.status,
-                submitted_at=sheet.submitted_at,
-                lines=[WeekLineOut(**line.__dict__) for line in lines],
-            )
-        )
-    return out
+        for i in items
+    ]
 
 
 @router.get("/timesheets/{timesheet_id}", response_model=TimesheetOut)

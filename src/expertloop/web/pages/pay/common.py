@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import User
-from expertloop.errors import PermissionDenied, ValidationFailed
-from expertloop.payments import money
+from expertloop.errors import NotFound, PermissionDenied, ValidationFailed
+from expertloop.payments import money, timesheets
+from expertloop.payments.models import Timesheet
 from expertloop.payments.policies import (
     can_run_payroll,
     earns,
@@ -105,6 +106,39 @@ def _attempt(db: Session, change: Callable[[], T]) -> T:
     """Run a change in a savepoint: a refusal rolls back whatever it wrote."""
     with db.begin_nested():
         return change()
+
+
+def approve_sheet(db: Session, settings: Settings, user: User, sheet: Timesheet) -> None:
+    """Approve a week from a page (operators' payroll, a lead's team time)."""
+    _attempt(
+        db,
+        lambda: timesheets.approve(
+            session=db,
+            actor=user,
+            sheet=sheet,
+            idle_cutoff=_idle(settings),
+            default_margin_bp=settings.billing_margin_bp,
+        ),
+    )
+
+
+def return_sheet(db: Session, user: User, sheet: Timesheet, comment: str) -> None:
+    """Return a week to its expert from a page."""
+    _attempt(
+        db, lambda: timesheets.return_sheet(session=db, actor=user, sheet=sheet, comment=comment)
+    )
+
+
+def decide_adjustment(db: Session, user: User, adjustment_id: int, decision: str) -> None:
+    """Approve or reject a requested adjustment from a page (any other decision: 404)."""
+    if decision not in ("approve", "reject"):
+        raise NotFound("Adjustment not found.")
+    _attempt(
+        db,
+        lambda: timesheets.decide_adjustment(
+            session=db, actor=user, adjustment_id=adjustment_id, approve=decision == "approve"
+        ),
+    )
 
 
 def _main_currency(currencies: Iterable[str]) -> str:

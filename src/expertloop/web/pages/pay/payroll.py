@@ -44,7 +44,10 @@ from expertloop.web.pages.pay.common import (
     _series,
     _sum_by_currency,
     _today,
+    approve_sheet,
+    decide_adjustment,
     major,
+    return_sheet,
 )
 
 router = APIRouter()
@@ -226,16 +229,7 @@ def payroll_approve(
     sheet = timesheets.get_sheet(session=db, actor=user, timesheet_id=timesheet_id)
     _require_payroll(user)
     try:
-        _attempt(
-            db,
-            lambda: timesheets.approve(
-                session=db,
-                actor=user,
-                sheet=sheet,
-                idle_cutoff=_idle(settings),
-                default_margin_bp=settings.billing_margin_bp,
-            ),
-        )
+        approve_sheet(db, settings, user, sheet)
     except ExpertLoopError as exc:
         return _payroll_error(request, db, settings, user, "timesheets", _about(sheet, exc))
     return RedirectResponse(f"/payroll?approved={timesheet_id}#timesheets", status_code=303)
@@ -254,10 +248,7 @@ def payroll_return(
     sheet = timesheets.get_sheet(session=db, actor=user, timesheet_id=timesheet_id)
     _require_payroll(user)
     try:
-        _attempt(
-            db,
-            lambda: timesheets.return_sheet(session=db, actor=user, sheet=sheet, comment=comment),
-        )
+        return_sheet(db, user, sheet, comment)
     except ExpertLoopError as exc:
         return _payroll_error(
             request,
@@ -282,24 +273,13 @@ def payroll_adjustment(
 ) -> Response:
     """Approve or reject a requested time adjustment."""
     row = db.get(TimeAdjustment, adjustment_id)
-    if (
-        row is None
-        or not can_see_user_money(user, row.user_id)
-        or decision
-        not in (
-            "approve",
-            "reject",
-        )
-    ):
+    if row is None or not can_see_user_money(user, row.user_id):
         raise NotFound("Adjustment not found.")
     _require_payroll(user)
     try:
-        _attempt(
-            db,
-            lambda: timesheets.decide_adjustment(
-                session=db, actor=user, adjustment_id=adjustment_id, approve=decision == "approve"
-            ),
-        )
+        decide_adjustment(db, user, adjustment_id, decision)
+    except NotFound:
+        raise
     except ExpertLoopError as exc:
         return _payroll_error(request, db, settings, user, "adjustments", exc)
     return RedirectResponse(f"/payroll?decided={adjustment_id}#adjustments", status_code=303)

@@ -20,7 +20,14 @@ from expertloop.payments.policies import can_run_payroll
 from expertloop.settings import Settings
 from expertloop.web.deps import DB, AppSettings, CurrentUser
 from expertloop.web.errors import status_for
-from expertloop.web.pages.pay.common import _attempt, _idle, _page, _project_names
+from expertloop.web.pages.pay.common import (
+    _idle,
+    _page,
+    _project_names,
+    approve_sheet,
+    decide_adjustment,
+    return_sheet,
+)
 
 router = APIRouter()
 
@@ -32,27 +39,16 @@ def _require_reviewer(user: User) -> None:
 
 def _context(db: Session, settings: Settings, user: User) -> dict[str, Any]:
     led = timesheets.led_projects(session=db, actor=user)
-    sheets: list[dict[str, Any]] = []
-    for sheet in timesheets.review_queue(session=db, actor=user):
-        lines = timesheets.compute_week(
-            session=db,
-            user_id=sheet.user_id,
-            week_start=sheet.week_start,
-            idle_cutoff=_idle(settings),
-            default_margin_bp=settings.billing_margin_bp,
-        )
-        sheets.append(
-            {
-                "sheet": sheet,
-                "lines": lines,
-                "seconds": sum(x.capped_seconds for x in lines),
-                "waiting": len(timesheets.pending_adjustments(session=db, sheet=sheet)),
-            }
-        )
+    sheets = timesheets.review_items(
+        session=db,
+        actor=user,
+        idle_cutoff=_idle(settings),
+        default_margin_bp=settings.billing_margin_bp,
+    )
     requested = timesheets.adjustments_to_decide(session=db, actor=user)
-    user_ids = {s["sheet"].user_id for s in sheets} | {a.user_id for a in requested}
+    user_ids = {s.sheet.user_id for s in sheets} | {a.user_id for a in requested}
     project_ids = set(led) | {a.project_id for a in requested}
-    project_ids |= {x.project_id for s in sheets for x in s["lines"]}
+    project_ids |= {x.project_id for s in sheets for x in s.lines}
     return {
         "led": sorted(_project_names(db, led).values(), key=str.lower),
         "sheets": sheets,
@@ -96,16 +92,7 @@ def team_approve(
     _require_reviewer(user)
     sheet = timesheets.get_sheet_to_review(session=db, actor=user, timesheet_id=timesheet_id)
     try:
-        _attempt(
-            db,
-            lambda: timesheets.approve(
-                session=db,
-                actor=user,
-                sheet=sheet,
-                idle_cutoff=_idle(settings),
-                default_margin_bp=settings.billing_margin_bp,
-            ),
-        )
+        approve_sheet(db, settings, user, sheet)
     except ExpertLoopError as exc:
         return _error(request, db, settings, user, "timesheets", exc)
     return RedirectResponse(f"/team-time?approved={timesheet_id}", status_code=303)
@@ -124,10 +111,7 @@ def team_return(
     _require_reviewer(user)
     sheet = timesheets.get_sheet_to_review(session=db, actor=user, timesheet_id=timesheet_id)
     try:
-        _attempt(
-            db,
-            lambda: timesheets.return_sheet(session=db, actor=user, sheet=sheet, comment=comment),
-        )
+        return_sheet(db, user, sheet, comment)
     except ExpertLoopError as exc:
         return _error(
             request,
@@ -152,15 +136,8 @@ def team_adjustment(
 ) -> Response:
     """Approve or reject a requested adjustment on a project the lead leads."""
     _require_reviewer(user)
-    if decision not in ("approve", "reject"):
-        raise NotFound("Adjustment not found.")
     try:
-        _attempt(
-            db,
-            lambda: timesheets.decide_adjustment(
-                session=db, actor=user, adjustment_id=adjustment_id, approve=decision == "approve"
-            ),
-        )
+        decide_adjustment(db, user, adjustment_id, decision)
     except NotFound:
         raise
     except ExpertLoopError as exc:
