@@ -186,7 +186,12 @@ def test_week_of_work_is_approved_paid_and_on_the_statement_to_the_cent(
     assert f",USD,{preview_minor}," in payout_file.text()
     # Payroll now shows the run and the project's margin (chart and table).
     page.goto("/payroll")
-    expect(page.get_by_test_id("runs").locator("tbody tr")).to_have_count(1)
+    run_path = run_url[run_url.index("/payroll/payout-runs/") :]
+    this_run = page.get_by_test_id("runs").locator(
+        "tbody tr", has=page.locator(f"a[href='{run_path}']")
+    )
+    expect(this_run).to_have_count(1)  # (other browser tests may have made runs of their own)
+    expect(this_run).to_contain_text(f"{monday} \N{EN DASH} {sunday}")
     expect(page.get_by_test_id("chart-margins")).to_have_attribute("data-drawn", "true")
     expect(page.get_by_test_id("margins")).to_contain_text(STAFFED_PROJECT)
     page.screenshot(path=str(screenshot_dir / "payments-payroll-after-run.png"), full_page=True)

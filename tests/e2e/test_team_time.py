@@ -3,12 +3,14 @@
 The demo reviewer (Rosa) leads the demo project. The second demo expert asks for 3 h of a day two
 weeks ago (a week no other browser test touches); Rosa approves the adjustment on Team time; the
 expert submits that week; Rosa approves it. She sees 3:00:00 counted and no amount; the expert's
-week is then approved and priced at her rate.
+week is then approved and priced at her rate. The operator then reverses the approval, so that
+the other browser tests' money (spend, payout runs) is as if this test had not run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -87,4 +89,23 @@ def test_the_lead_approves_an_adjustment_and_a_week_on_team_time(
     week_row = page.get_by_test_id("weeks").locator(f"tr[data-week='{monday}']")
     expect(week_row.get_by_test_id("week-status")).to_have_text("Approved")
     expect(week_row).to_contain_text("USD 555.00")
+    sheets = page.request.get("/api/v1/timesheets", params={"status": "approved"}).json()
+    (sheet,) = [x for x in sheets if x["week_start"] == monday.isoformat()]
+    _log_out(page)
+
+    # 6. The operator reverses the approval (the way a mistake is corrected), which leaves the
+    #    ledger, the client's spend and the payout runs of the other browser tests as they were,
+    #    and gives the week back to the expert.
+    operator = first_login(Role.operator)
+    log_in(page, operator.email, operator.password)
+    headers = page.locator("body").get_attribute("hx-headers")
+    assert headers
+    reversal = page.request.post(
+        f"/api/v1/ledger/transactions/{sheet['transaction_id']}/reverse",
+        headers={"X-CSRF-Token": str(json.loads(headers)["X-CSRF-Token"])},
+        data={"reason": "Browser test: undo the lead's approval"},
+    )
+    assert reversal.ok, reversal.text()
+    back = page.request.get(f"/api/v1/timesheets/{sheet['id']}").json()
+    assert back["status"] == "returned"
     assert not [p for p in problems if "favicon" not in p], problems
