@@ -284,3 +284,30 @@ def test_a_lead_whose_role_changed_leads_nothing(login_as, world: World, db: Ses
     assert api.get("/api/v1/timesheets/review").json() == []
     assert api.get(f"/api/v1/timesheets/{sheet_id}").status_code == 404
     assert api.post(f"/api/v1/timesheets/{sheet_id}/approve").status_code == 404
+
+
+def test_a_demoted_lead_no_longer_reviews_problem_sets(login_as, world: World, db: Session) -> None:  # type: ignore[no-untyped-def]
+    lead = _lead(db, world.project_a)
+    ps = make_problem_set(db, world.project_a, world.expert_a, "Submitted for review")
+    db.commit()
+    author = login_as(world.expert_a)
+    author.post(f"/api/v1/problem-sets/{ps.id}/transitions/start", json={})
+    api = login_as(lead)
+    assert api.get(f"/api/v1/problem-sets/{ps.id}").status_code == 200
+    lead.role = Role.expert  # the staffing still says lead
+    db.commit()
+    assert api.get(f"/api/v1/problem-sets/{ps.id}").status_code == 404
+    r = api.post(f"/api/v1/problem-sets/{ps.id}/transitions/return", json={"comment": "x"})
+    assert r.status_code == 404
+
+
+def test_a_week_of_someone_unstaffed_since_still_reaches_the_lead(
+    login_as, world: World, db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    lead = _lead(db, world.project_a)
+    sheet_id = _submitted_week(login_as, db, world, world.expert_a)
+    login_as(world.operator).delete(
+        f"/api/v1/projects/{world.project_a.id}/staff/{world.expert_a.id}"
+    )
+    queue = login_as(lead).get("/api/v1/timesheets/review").json()
+    assert [item["id"] for item in queue] == [sheet_id]

@@ -70,9 +70,12 @@ def list_cmd(
 def staff(
     project_id: int = typer.Option(..., "--project", help="Project id."),
     email: str = typer.Option(..., help="The expert's or reviewer's login email."),
-    role: StaffRole = typer.Option(
-        StaffRole.expert,
-        help="expert, reviewer, or lead (a reviewer who also approves the project's time).",
+    role: StaffRole | None = typer.Option(
+        None,
+        help=(
+            "expert (the default for someone new), reviewer, or lead (a reviewer who also "
+            "approves the project's time). For someone already on the project: their new role."
+        ),
     ),
     operator: str = typer.Option("", help="Operator to act as (default: the first one)."),
 ) -> None:
@@ -84,7 +87,7 @@ def staff(
         if user is None:
             raise fail(f"No user with email {email}.")
         current = projects_uc.staff_role(session, project.id, user.id)
-        if current is not None and current != role:
+        if current is not None and role is not None and current != role:
             projects_uc.change_staff_role(
                 session=session, actor=actor, project=project, user_id=user.id, role=role
             )
@@ -93,6 +96,7 @@ def staff(
                 f"to {role.value}."
             )
             return
+        role = role or StaffRole.expert
         projects_uc.staff_user(
             session=session, actor=actor, project=project, user_id=user.id, role=role
         )

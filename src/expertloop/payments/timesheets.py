@@ -193,10 +193,15 @@ def review_queue(*, session: Session, actor: User, limit: int = 100) -> list[Tim
     led = led_projects(session=session, actor=actor)
     if not led:
         return []
-    # Candidates: people staffed on a led project (the full rule is checked per sheet, and the
-    # weeks that go to the operators instead are skipped, however many there are).
+    # Candidates: people staffed on a led project, or who worked or asked for time on one (and
+    # were unstaffed since). The full rule is checked per sheet; the weeks that go to the
+    # operators instead are skipped, however many there are.
     staffed = select(Staffing.user_id).where(Staffing.project_id.in_(led))
-    query = query.where(Timesheet.user_id.in_(staffed), Timesheet.user_id != actor.id)
+    worked = select(Heartbeat.user_id).where(Heartbeat.project_id.in_(led)).distinct()
+    asked = select(TimeAdjustment.user_id).where(TimeAdjustment.project_id.in_(led)).distinct()
+    query = query.where(
+        Timesheet.user_id.in_(staffed.union(worked, asked)), Timesheet.user_id != actor.id
+    )
     out: list[Timesheet] = []
     for sheet in session.scalars(query):
         if can_review(session=session, actor=actor, sheet=sheet, led=led):
@@ -471,7 +476,9 @@ def request_adjustment(
         raise ValidationFailed("An adjustment is between 1 and 1,440 minutes, up or down.")
     if not reason.strip():
         raise ValidationFailed("Say why the time needs adjusting.")
-    sheet = find_sheet(session=session, user_id=actor.id, week_start=week_of(work_date))
+    # Lock the week's sheet: an approval running at the same moment either sees this request
+    # (and waits for its decision) or is committed first (and this request is refused).
+    sheet = find_sheet(session=session, user_id=actor.id, week_start=week_of(work_date), lock=True)
     if sheet is not None and sheet.status == TimesheetStatus.approved:
         raise Conflict("That week is approved and frozen.")
     row = TimeAdjustment(

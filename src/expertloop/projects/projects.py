@@ -195,7 +195,9 @@ def staff_user(
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("User not found.")
-    if user.role not in _STAFFABLE[role] or not user.is_active:
+    if not user.is_active:
+        raise ValidationFailed("This account is deactivated; reactivate it first.")
+    if user.role not in _STAFFABLE[role]:
         raise ValidationFailed(f"A {user.role.value} cannot be staffed as {role.value}.")
     if is_staffed(session, project.id, user.id):
         raise Conflict("This user is already staffed on the project.")
@@ -233,7 +235,9 @@ def change_staff_role(
         return staffing  # already so: a retry changes nothing
     user = session.get(User, user_id)
     assert user is not None
-    if user.role not in _STAFFABLE[role] or not user.is_active:
+    if not user.is_active:
+        raise ValidationFailed("This account is deactivated; reactivate it first.")
+    if user.role not in _STAFFABLE[role]:
         raise ValidationFailed(f"A {user.role.value} cannot be staffed as {role.value}.")
     before = staffing.role
     staffing.role = role

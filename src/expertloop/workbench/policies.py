@@ -38,8 +38,13 @@ class Access:
 
     @property
     def is_reviewer(self) -> bool:
-        """Operators and reviewers staffed as reviewers (or leads) accept and return work."""
-        return self.is_operator or self.staff_role in REVIEWING
+        """Operators and reviewers staffed as reviewers (or leads) accept and return work.
+
+        The account must still be a reviewer: a staffing outlives a change of role.
+        """
+        return self.is_operator or (
+            self.actor.role == Role.reviewer and self.staff_role in REVIEWING
+        )
 
 
 def can_create(access: Access) -> bool:

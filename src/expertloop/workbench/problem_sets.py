@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from expertloop.accounts.models import User
+from expertloop.accounts.models import Role, User
 from expertloop.accounts.policies import is_operator
 from expertloop.errors import Conflict, PermissionDenied, ValidationFailed
 from expertloop.events import emit
@@ -159,6 +159,8 @@ def review_queue(
         .where(ProblemSet.status.in_((Status.submitted, Status.in_review)))
     )
     if not is_operator(actor):
+        if actor.role != Role.reviewer:
+            return []  # a staffing as reviewer outlives a change of role; the role decides
         query = query.join(
             Staffing,
             (Staffing.project_id == Project.id)

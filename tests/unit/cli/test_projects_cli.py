@@ -92,3 +92,14 @@ def test_staff_changes_the_role_of_someone_already_on_the_project(demo_env: Path
     assert lead.exit_code == 0 and "from reviewer to lead" in " ".join(lead.output.split())
     again = runner.invoke(app, ["projects", "staff", *args, "--role", "lead"])
     assert again.exit_code == 1 and "already staffed" in again.output
+
+
+def test_staff_without_a_role_never_changes_someone_already_on_the_project(
+    demo_env: Path,
+) -> None:
+    project = json.loads(runner.invoke(app, ["projects", "list", "--json"]).output)[0]
+    args = ["--project", str(project["id"]), "--email", "rosa@experts.expertloop.org"]
+    again = runner.invoke(app, ["projects", "staff", *args])  # Rosa leads: no --role, no change
+    assert again.exit_code == 1 and "already staffed" in again.output
+    as_lead = runner.invoke(app, ["projects", "staff", *args, "--role", "lead"])
+    assert as_lead.exit_code == 1 and "already staffed" in as_lead.output

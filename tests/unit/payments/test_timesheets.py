@@ -186,7 +186,8 @@ def test_an_approved_week_is_frozen(pay: Pay) -> None:
             minutes=30,
             reason="Forgot",
         )
-    # A request that raced the approval (written just before it committed) is never counted.
+    # A request row written behind the approval's back (requests lock the sheet, so only a
+    # direct write can do this) is never approved into a frozen week.
     late = TimeAdjustment(
         user_id=pay.expert_a.id,
         project_id=pay.project_a.id,

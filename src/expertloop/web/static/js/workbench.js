@@ -182,6 +182,7 @@
           () => { version = d.current_version; save(); },
           () => {
             version = d.current_version;
+            basedOn = null;  // their text, their source: no restart from a model answer
             if (isIdeal) write({ text: current.text || "" });
             else write(current);
             dirty = false;
