@@ -46,6 +46,8 @@ def make_settings(url: str, tmp_root: Path, **overrides: object) -> Settings:
         "llm_retry_base_delay": 0.01,
         "llm_retry_max_delay": 0.1,
         "llm_read_timeout": 30.0,
+        # Background jobs run inside the request that submits them, on the test's transaction.
+        "jobs_immediate": True,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

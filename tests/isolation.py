@@ -25,6 +25,31 @@ class Probe:
 CaseBuilder = Callable[[World], list[Probe]]
 CASES: dict[str, CaseBuilder] = {}
 
+# Later capabilities give B resources of their own: a builder gets (db, app, world, ids so far)
+# and returns more ids for the probes' placeholders; a state function returns what an outsider's
+# request must not change. Register them with ``@b_side`` and ``@b_state`` in
+# ``tests/isolation_<area>.py`` (imported at the end of this file).
+BSideBuilder = Callable[[Any, Any, World, dict[str, Any]], dict[str, Any]]
+BStateReader = Callable[[Any, World], Any]
+B_SIDE: list[BSideBuilder] = []
+B_STATE: dict[str, BStateReader] = {}
+
+
+def b_side(builder: BSideBuilder) -> BSideBuilder:
+    """Register a builder of more of B's resources."""
+    B_SIDE.append(builder)
+    return builder
+
+
+def b_state(name: str) -> Callable[[BStateReader], BStateReader]:
+    """Register a reader of B's state that outsiders must leave unchanged."""
+
+    def register(reader: BStateReader) -> BStateReader:
+        B_STATE[name] = reader
+        return reader
+
+    return register
+
 
 def isolation_case(name: str) -> Callable[[CaseBuilder], CaseBuilder]:
     """Register the probes for one resource type."""
@@ -292,3 +317,7 @@ def _payments_pages(w: World) -> list[Probe]:
         Probe("POST", "/team-time/adjustments/{b_adjustment_id}/approve"),
         Probe("POST", "/team-time/adjustments/{b_adjustment_id}/reject"),
     ]
+
+
+# Each area's cases, builders and state readers (kept apart so that areas do not collide).
+from tests import isolation_jobs  # noqa: E402, F401

@@ -138,6 +138,40 @@ class Settings(BaseSettings):
         description="Default margin billed to clients over expert cost, in basis points "
         "(2500 = 25 %); a project's pay terms can override it.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for the job queue, e.g. redis://127.0.0.1:6379/1, when workers run "
+        "on several machines. Unset: the queue is a SQLite file (queue.sqlite3) in data_dir.",
+    )
+    jobs_immediate: bool = Field(
+        default=False,
+        description="Run background jobs synchronously inside the request that starts them "
+        "(tests and debugging only; no worker needed).",
+    )
+    jobs_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="A running job whose worker has not reported for this long is taken to be "
+        "dead: it is queued again (or failed after its last attempt).",
+    )
+    jobs_max_attempts: int = Field(
+        default=3, ge=1, le=20, description="Attempts a background job gets before it fails."
+    )
+    worker_threads: int = Field(
+        default=2, ge=1, le=64, description="Threads of a job worker (expertloop worker)."
+    )
+    snapshots_dir: Path | None = Field(
+        default=None,
+        description="Where dataset snapshots are written (shared storage when several machines "
+        "serve). Default: snapshots/ inside data_dir.",
+    )
+    import_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Largest import upload in bytes; a bigger one is refused with 413 before "
+        "it is read whole.",
+    )
 
     @field_validator("private_endpoint_networks")
     @classmethod
@@ -170,6 +204,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'expertloop.sqlite3').resolve()}"
+
+    def resolved_snapshots_dir(self) -> Path:
+        """Return the directory that holds dataset snapshots."""
+        return (self.snapshots_dir or self.data_dir / "snapshots").resolve()
 
     def check_startable(self) -> None:
         """Refuse to serve with unsafe settings; raise ``ConfigurationError`` with the fix."""

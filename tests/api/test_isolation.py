@@ -41,7 +41,7 @@ from expertloop.workbench.models import (
     StepRun,
 )
 from tests.factories import World, make_problem_set, make_step, make_step_run
-from tests.isolation import CASES
+from tests.isolation import B_SIDE, B_STATE, CASES
 
 OUTSIDERS = ("client_a", "expert_a", "reviewer_a")
 
@@ -67,6 +67,8 @@ def test_outsider_gets_404(
         "b_token_id": owner.post("/api/v1/tokens", json={"name": "b's token"}).json()["id"]
     }
     ids.update(_b_side(db, app, world))
+    for build in B_SIDE:
+        ids.update(build(db, app, world, ids))
     before = _b_state(db, world)
     api = login_as(getattr(world, outsider))
     for probe in CASES[case](world):
@@ -298,6 +300,7 @@ def _b_state(db: Session, world: World) -> dict[str, Any]:
         ),
         "rules": db.scalar(select(func.count(BonusRule.id)).where(BonusRule.project_id == p)),
         "terms": db.scalar(select(func.count(PayTerms.project_id))),
+        **{name: read(db, world) for name, read in sorted(B_STATE.items())},
     }
 
 

@@ -43,4 +43,4 @@ def demo(
     url = f"http://{host}:{port}/login"
     console.print(f"Open [bold]{url}[/] (data in {data_dir.resolve()})")
     if serve:
-        run_server(cfg, host, port)
+        run_server(cfg, host, port, with_worker=True)

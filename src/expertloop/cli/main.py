@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import db, models, payouts, projects, rates, users
+from expertloop.cli import db, jobs, models, payouts, projects, rates, users
 from expertloop.cli.demo import demo
 from expertloop.cli.serve import serve
 
@@ -16,12 +16,14 @@ app = typer.Typer(
 )
 app.command("serve")(serve)
 app.command("demo")(demo)
+app.command("worker")(jobs.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(models.app, name="models")
 app.add_typer(projects.app, name="projects")
 app.add_typer(payouts.app, name="payouts")
 app.add_typer(rates.app, name="rates")
+app.add_typer(jobs.app, name="jobs")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from expertloop.web.api import build_router as build_api_router
 from expertloop.web.pages import build_router as build_pages_router
 from expertloop.web.security import SecurityHeadersMiddleware
 from expertloop.web.templating import make_templates
+from expertloop.web.wiring import build_queue
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("expertloop.web")
@@ -33,10 +34,12 @@ def create_app(
     *,
     session_factory: sessionmaker[Session] | None = None,
     check_schema: bool = True,
+    with_worker: bool = False,
 ) -> FastAPI:
     """Return the application: JSON API under /api/v1, pages, static files.
 
-    ``session_factory`` lets tests run every request inside a rolled-back transaction.
+    ``session_factory`` lets tests run every request inside a rolled-back transaction;
+    ``with_worker`` runs job worker threads inside this process while it serves.
     """
     settings.check_startable()
     engine = None
@@ -49,7 +52,12 @@ def create_app(
         if check_schema and engine is not None:
             check_schema_current(engine)  # refuses to start on a schema that is behind
         log.info("ExpertLoop %s serving (%s mode)", __version__, settings.env)
-        yield
+        consumer = app.state.jobs.start_in_process() if with_worker else None
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                consumer.close()
         await app.state.hub.aclose()
         if engine is not None:
             engine.dispose()
@@ -75,6 +83,7 @@ def create_app(
     )
     app.state.templates = make_templates(env_name=settings.env)
     app.state.hub = ModelHub.from_settings(settings)
+    app.state.jobs = build_queue(settings, session_factory, app.state.hub)
     errors.install(app)
     app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
     app.include_router(build_api_router())

@@ -15,6 +15,7 @@ from expertloop.accounts.sessions import resolve_session
 from expertloop.accounts.tokens import resolve_token
 from expertloop.db import transaction
 from expertloop.errors import AuthenticationRequired
+from expertloop.jobs.queue import JobQueue
 from expertloop.llm.hub import ModelHub
 from expertloop.settings import Settings
 from expertloop.web.security import (
@@ -56,10 +57,17 @@ def get_hub(request: Request) -> ModelHub:
     return hub
 
 
+def get_jobs(request: Request) -> JobQueue:
+    """Return the app's job queue."""
+    queue: JobQueue = request.app.state.jobs
+    return queue
+
+
 # scope="function": the commit happens before the response is sent, so a client that follows a
 # redirect sees the change, and a failed commit is reported instead of a false success.
 DB = Annotated[Session, Depends(get_db, scope="function")]
 Hub = Annotated[ModelHub, Depends(get_hub)]
+Jobs = Annotated[JobQueue, Depends(get_jobs)]
 IP = Annotated[str | None, Depends(get_ip)]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Throttle = Annotated[LoginThrottle, Depends(get_throttle)]

@@ -32,12 +32,14 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Users", "/users"),
         NavItem("Models", "/models"),
         NavItem("Payroll", "/payroll"),
+        NavItem("Jobs", "/jobs"),
         NavItem("Audit log", "/audit"),
     ),
     Role.client: (
         NavItem("Home", "/"),
         NavItem("Projects", "/projects"),
         NavItem("Spend", "/spend"),
+        NavItem("Jobs", "/jobs"),
     ),
     Role.expert: (
         NavItem("Home", "/"),

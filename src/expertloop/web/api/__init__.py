@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from expertloop.web.api import (
     audit,
     auth,
+    jobs,
     models,
     organisations,
     payments,
@@ -30,6 +31,7 @@ RESOURCES = (
     problem_sets,
     step_runs,
     payments,
+    jobs,
     audit,
 )
 

@@ -8,6 +8,7 @@ from expertloop.web.pages import (
     account,
     auth,
     home,
+    jobs,
     models,
     projects,
     staff,
@@ -28,6 +29,7 @@ PAGES = (
     project_pay,
     spend,
     team,
+    jobs,
 )
 
 

@@ -1,0 +1,1 @@
+"""A typed Python client for the ExpertLoop JSON API (httpx), standalone: it talks HTTP only."""

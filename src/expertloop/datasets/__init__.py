@@ -1,0 +1,1 @@
+"""Delivery: immutable dataset snapshots with manifests and cards, export formats, seed imports."""

@@ -1,0 +1,1 @@
+"""Background jobs on a real task queue (Huey): records users can follow, workers that run them."""

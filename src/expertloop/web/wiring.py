@@ -1,0 +1,27 @@
+"""The composition root's list of background-job handlers, one mapping per domain.
+
+The app (immediate mode and ``serve --with-worker``), ``expertloop worker`` and the CLI build their
+``JobQueue`` from this, so every process knows the same job kinds.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from expertloop.jobs.queue import JobQueue
+from expertloop.jobs.runner import Handler
+from expertloop.llm.hub import ModelHub
+from expertloop.settings import Settings
+
+
+def job_handlers() -> dict[str, Handler]:
+    """Return every job kind the platform runs, mapped to its handler."""
+    handlers: dict[str, Handler] = {}
+    return handlers
+
+
+def build_queue(
+    settings: Settings, session_factory: sessionmaker[Session], hub: ModelHub
+) -> JobQueue:
+    """Return the job queue for these settings with every handler and the shared services."""
+    return JobQueue(settings, session_factory, job_handlers(), services={"hub": hub})
