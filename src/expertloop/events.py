@@ -48,8 +48,15 @@ class Event:
         return {k: v for k, v in self.__dict__.items() if k not in common}
 
 
+EMITTED_KINDS_KEY = "expertloop.events.emitted_kinds"
+
+
 def emit(event: Event, *, session: Session) -> AuditLog:
-    """Append ``event`` to the audit log within the caller's transaction."""
+    """Append ``event`` to the audit log within the caller's transaction.
+
+    The kinds emitted are noted in ``session.info`` so that an after-commit listener (set up by
+    the composition root, e.g. for webhooks) can react to what a transaction recorded.
+    """
     row = AuditLog(
         kind=event.kind,
         actor_user_id=event.actor_user_id,
@@ -61,6 +68,7 @@ def emit(event: Event, *, session: Session) -> AuditLog:
     )
     session.add(row)
     session.flush()
+    session.info.setdefault(EMITTED_KINDS_KEY, set()).add(event.kind)
     return row
 
 

@@ -9,7 +9,7 @@ root (the app, the worker command, the CLI).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
@@ -48,6 +48,7 @@ class JobQueue:
         handlers: Mapping[str, Handler],
         *,
         services: Mapping[str, Any] | None = None,
+        periodic: Mapping[str, Callable[[JobQueue], object]] | None = None,
         huey: Huey | None = None,
     ) -> None:
         self.settings = settings
@@ -58,6 +59,12 @@ class JobQueue:
         self.huey = huey or build_huey(settings)
         self._run_task = self.huey.task(name="expertloop.run_job")(self._run)
         self.huey.periodic_task(crontab(minute="*"), name="expertloop.reap_jobs")(self.reap)
+        # Other domains' chores, run every minute by the consumer (e.g. webhook retries).
+        self.periodic = dict(periodic or {})
+        for name, chore in self.periodic.items():
+            self.huey.periodic_task(crontab(minute="*"), name=f"expertloop.{name}")(
+                _bind(chore, self)
+            )
         self.last_outcome: Outcome | None = None
 
     @property
@@ -125,6 +132,13 @@ class JobQueue:
         assert isinstance(consumer, _InProcessConsumer)
         consumer.start()
         return consumer
+
+
+def _bind(chore: Callable[[JobQueue], object], queue: JobQueue) -> Callable[[], None]:
+    def run() -> None:
+        chore(queue)
+
+    return run
 
 
 class _InProcessConsumer(Consumer):  # type: ignore[misc]

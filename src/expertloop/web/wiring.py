@@ -6,6 +6,8 @@ The app (immediate mode and ``serve --with-worker``), ``expertloop worker`` and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertloop.jobs.queue import JobQueue
@@ -20,8 +22,20 @@ def job_handlers() -> dict[str, Handler]:
     return handlers
 
 
+def periodic_chores() -> dict[str, Callable[[JobQueue], object]]:
+    """Return the chores the job consumer runs every minute, by name."""
+    chores: dict[str, Callable[[JobQueue], object]] = {}
+    return chores
+
+
 def build_queue(
     settings: Settings, session_factory: sessionmaker[Session], hub: ModelHub
 ) -> JobQueue:
     """Return the job queue for these settings with every handler and the shared services."""
-    return JobQueue(settings, session_factory, job_handlers(), services={"hub": hub})
+    return JobQueue(
+        settings,
+        session_factory,
+        job_handlers(),
+        services={"hub": hub},
+        periodic=periodic_chores(),
+    )
