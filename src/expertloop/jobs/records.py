@@ -6,7 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from expertloop.accounts.models import Role, User
 from expertloop.accounts.policies import is_operator
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from expertloop.jobs.queue import JobQueue
 
 PENDING_KEY = "expertloop.jobs.pending"
+HOOKED_KEY = "expertloop.jobs.hooked"
 
 
 def submit(
@@ -80,22 +81,21 @@ def enqueue_after_commit(*, session: Session, queue: JobQueue, job_id: int) -> N
 
     A job whose message is lost anyway (the queue was down) is queued again by the reaper.
     """
-    pending: list[int] | None = session.info.get(PENDING_KEY)
-    if pending is None:
-        pending = []
-        session.info[PENDING_KEY] = pending
+    if not session.info.get(HOOKED_KEY):
+        session.info[HOOKED_KEY] = True
 
         def _after_commit(committed: Session) -> None:
-            ids = list(committed.info.pop(PENDING_KEY, []))
-            for queued_id in ids:
-                queue.enqueue(queued_id)
+            for queued_queue, queued_id in committed.info.pop(PENDING_KEY, []):
+                queued_queue.enqueue(queued_id)
 
-        def _after_rollback(rolled_back: Session) -> None:
-            rolled_back.info.pop(PENDING_KEY, None)
+        def _after_rollback(rolled_back: Session, previous: SessionTransaction) -> None:
+            # Only the whole transaction's rollback drops its jobs, not a savepoint's.
+            if previous.parent is None:
+                rolled_back.info.pop(PENDING_KEY, None)
 
-        event.listen(session, "after_commit", _after_commit, once=True)
-        event.listen(session, "after_soft_rollback", _after_rollback, once=True)
-    pending.append(job_id)
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", _after_rollback)
+    session.info.setdefault(PENDING_KEY, []).append((queue, job_id))
 
 
 def get_job(*, session: Session, job_id: int, actor: User) -> Job:
