@@ -47,10 +47,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Execution option of a connection that only reads (see ``read_transaction``).
+READ_ONLY_OPTION = "expertloop_read_only"
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: a deferred transaction that later writes fails at
     # once with "database is locked" when another writer got there first, which busy_timeout
-    # cannot wait out.
+    # cannot wait out. A read-only transaction begins deferred instead: in WAL mode it reads one
+    # consistent snapshot and keeps no writer waiting, however long it reads.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -80,6 +88,19 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Open a session, commit when the block succeeds, roll back when it raises."""
     with factory() as session:
         try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a session for a long read (an export) that holds no write lock; it must not write."""
+    with factory() as session:
+        try:
+            session.connection(execution_options={READ_ONLY_OPTION: True})
             yield session
             session.commit()
         except BaseException:
