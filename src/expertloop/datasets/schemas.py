@@ -1,0 +1,78 @@
+"""Pydantic shapes of the datasets domain going in and out of the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from expertloop.datasets.models import SnapshotStatus
+
+# --- Snapshots ---------------------------------------------------------------------------------
+
+
+class SnapshotFiltersIn(BaseModel):
+    domain: str | None = Field(
+        default=None, max_length=100, description="Only problem sets of this domain."
+    )
+    accepted_from: dt.date | None = Field(
+        default=None, description="Only problem sets accepted on or after this day (UTC)."
+    )
+    accepted_to: dt.date | None = Field(
+        default=None, description="Only problem sets accepted on or before this day (UTC)."
+    )
+    endpoint_ids: list[int] | None = Field(
+        default=None,
+        max_length=100,
+        description="Only model answers of these target models (endpoint ids).",
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> SnapshotFiltersIn:
+        if self.accepted_from and self.accepted_to and self.accepted_from > self.accepted_to:
+            raise ValueError("accepted_from is after accepted_to")
+        return self
+
+
+class SnapshotIn(BaseModel):
+    filters: SnapshotFiltersIn = Field(default_factory=SnapshotFiltersIn)
+    test_fraction: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of problem sets in the test split (by a hash of their id).",
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Retrying with the same key returns the snapshot it made.",
+    )
+
+
+class SnapshotFileOut(BaseModel):
+    path: str
+    bytes: int
+    sha256: str
+    rows: int | None
+    format: str
+    split: str
+
+
+class SnapshotOut(BaseModel):
+    id: int
+    project_id: int
+    number: int
+    status: SnapshotStatus
+    filters: dict[str, Any]
+    test_fraction: float
+    counts: dict[str, Any]
+    total_bytes: int
+    job_id: int | None
+    error: str
+    created_at: dt.datetime
+    ready_at: dt.datetime | None
+    manifest: dict[str, Any] | None = Field(description="manifest.json, once ready.")
+    files: list[SnapshotFileOut] = Field(description="The data files, once ready.")
+    archive_url: str | None = Field(description="The whole folder as a zip (?format=tar).")
