@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from expertloop.datasets.models import SnapshotStatus
+from expertloop.datasets.folder import SnapshotFilters
+from expertloop.datasets.models import ImportStatus, SnapshotStatus
+from expertloop.datasets.snapshots import SnapshotView
 
 # --- Snapshots ---------------------------------------------------------------------------------
 
@@ -33,6 +35,15 @@ class SnapshotFiltersIn(BaseModel):
         if self.accepted_from and self.accepted_to and self.accepted_from > self.accepted_to:
             raise ValueError("accepted_from is after accepted_to")
         return self
+
+    def to_filters(self) -> SnapshotFilters:
+        """Return the domain's filters."""
+        return SnapshotFilters(
+            domain=(self.domain or "").strip() or None,
+            accepted_from=self.accepted_from,
+            accepted_to=self.accepted_to,
+            endpoint_ids=tuple(sorted(set(self.endpoint_ids))) if self.endpoint_ids else None,
+        )
 
 
 class SnapshotIn(BaseModel):
@@ -76,3 +87,84 @@ class SnapshotOut(BaseModel):
     manifest: dict[str, Any] | None = Field(description="manifest.json, once ready.")
     files: list[SnapshotFileOut] = Field(description="The data files, once ready.")
     archive_url: str | None = Field(description="The whole folder as a zip (?format=tar).")
+
+    @classmethod
+    def from_view(cls, view: SnapshotView) -> SnapshotOut:
+        """Return the API shape of a snapshot's read model."""
+        return cls(
+            id=view.id,
+            project_id=view.project_id,
+            number=view.number,
+            status=view.status,
+            filters=view.filters,
+            test_fraction=view.test_fraction,
+            counts=view.counts,
+            total_bytes=view.total_bytes,
+            job_id=view.job_id,
+            error=view.error,
+            created_at=view.created_at,
+            ready_at=view.ready_at,
+            manifest=view.manifest,
+            files=[SnapshotFileOut(**f.__dict__) for f in view.files],
+            archive_url=view.archive_url,
+        )
+
+
+# --- Seed imports and seeds --------------------------------------------------------------------
+
+
+class ImportErrorOut(BaseModel):
+    """One refused record: its line (row, task), the field at fault, and why."""
+
+    line: int = Field(description="1-based line (JSONL, CSV), row (Parquet) or task number.")
+    field: str = Field(description="The field at fault; empty when the record is unreadable.")
+    message: str
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    filename: str
+    format: str
+    status: ImportStatus
+    size_bytes: int
+    rows_total: int
+    rows_imported: int
+    error_count: int
+    errors: list[ImportErrorOut] = Field(description="The first 100 errors.")
+    job_id: int | None
+    duplicate: bool = Field(
+        default=False, description="True when the same content was already uploaded."
+    )
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class SeedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    import_id: int
+    line: int
+    external_id: str
+    title: str
+    statement: str
+    context: str
+    domain: str
+    prompts: list[str]
+    extra: dict[str, Any]
+    picked_by_id: int | None
+    problem_set_id: int | None
+    picked_at: dt.datetime | None
+
+
+class PickUpOut(BaseModel):
+    """The draft problem set a pick-up created, and the seed now marked picked."""
+
+    problem_set_id: int
+    problem_set_url: str
+    step_ids: list[int]
+    seed: SeedOut
