@@ -7,9 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from expertloop.datasets.folder import SnapshotFilters
 from expertloop.datasets.models import ImportStatus, SnapshotStatus
-from expertloop.datasets.snapshots import SnapshotView
 
 # --- Snapshots ---------------------------------------------------------------------------------
 
@@ -35,15 +33,6 @@ class SnapshotFiltersIn(BaseModel):
         if self.accepted_from and self.accepted_to and self.accepted_from > self.accepted_to:
             raise ValueError("accepted_from is after accepted_to")
         return self
-
-    def to_filters(self) -> SnapshotFilters:
-        """Return the domain's filters."""
-        return SnapshotFilters(
-            domain=(self.domain or "").strip() or None,
-            accepted_from=self.accepted_from,
-            accepted_to=self.accepted_to,
-            endpoint_ids=tuple(sorted(set(self.endpoint_ids))) if self.endpoint_ids else None,
-        )
 
 
 class SnapshotIn(BaseModel):
@@ -87,30 +76,6 @@ class SnapshotOut(BaseModel):
     manifest: dict[str, Any] | None = Field(description="manifest.json, once ready.")
     files: list[SnapshotFileOut] = Field(description="The data files, once ready.")
     archive_url: str | None = Field(description="The whole folder as a zip (?format=tar).")
-
-    @classmethod
-    def from_view(cls, view: SnapshotView) -> SnapshotOut:
-        """Return the API shape of a snapshot's read model."""
-        return cls(
-            id=view.id,
-            project_id=view.project_id,
-            number=view.number,
-            status=view.status,
-            filters=view.filters,
-            test_fraction=view.test_fraction,
-            counts=view.counts,
-            total_bytes=view.total_bytes,
-            job_id=view.job_id,
-            error=view.error,
-            created_at=view.created_at,
-            ready_at=view.ready_at,
-            manifest=view.manifest,
-            files=[SnapshotFileOut(**f.__dict__) for f in view.files],
-            archive_url=view.archive_url,
-        )
-
-
-# --- Seed imports and seeds --------------------------------------------------------------------
 
 
 class ImportErrorOut(BaseModel):
