@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -33,6 +34,41 @@ def _user_content(ps_context: str, prompt: str, first: bool) -> str:
     return prompt
 
 
+def chain_answer(ideal_text: str | None, passing_answer: str | None) -> str | None:
+    """Return what an earlier step contributes to a chain: its ideal answer, else its passing one.
+
+    A blank ideal answer is no answer.
+    """
+    if ideal_text is not None and ideal_text.strip():
+        return ideal_text
+    return passing_answer
+
+
+def chain_messages(
+    *, context: str, earlier: Sequence[tuple[str, str | None, str | None]], prompt: str
+) -> list[dict[str, str]]:
+    """Build the conversation from earlier steps' (number, prompt, answer) and this prompt.
+
+    The problem set's context opens the first user message. An earlier step without a prompt or
+    without an answer stops with a clear error.
+    """
+    messages: list[dict[str, str]] = []
+    for number, earlier_prompt, answer in earlier:
+        if earlier_prompt is None:
+            raise ValidationFailed(f"Step {number} has no prompt yet, so it cannot be chained.")
+        if answer is None:
+            raise ValidationFailed(
+                f"Step {number} has no passing answer or ideal answer yet; "
+                "finish it first or turn chain mode off."
+            )
+        messages += [
+            {"role": "user", "content": _user_content(context, earlier_prompt, not messages)},
+            {"role": "assistant", "content": answer},
+        ]
+    messages.append({"role": "user", "content": _user_content(context, prompt, not messages)})
+    return messages
+
+
 def messages_for(
     *, session: Session, loaded: Loaded, step: Step, revision: StepRevision
 ) -> list[dict[str, str]]:
@@ -42,47 +78,35 @@ def messages_for(
     an earlier step with neither stops the run with a clear error.
     """
     ps = loaded.problem_set
-    messages: list[dict[str, str]] = []
+    earlier: list[tuple[str, str | None, str | None]] = []
     if step.chain:
         rows = list(session.scalars(select(Step).where(Step.problem_set_id == ps.id)))
-        earlier: list[tuple[str, Step]] = []
+        before: list[tuple[str, Step]] = []
         for number, s in outline(rows):
             if s.id == step.id:
                 break
-            earlier.append((number, s))
-        latest = latest_revisions(session=session, step_ids=[s.id for _n, s in earlier])
+            before.append((number, s))
+        latest = latest_revisions(session=session, step_ids=[s.id for _n, s in before])
         passing = passing_runs(session=session, revisions=list(latest.values()))
-        for number, s in earlier:
+        for number, s in before:
             rev = latest.get(s.id)
-            if rev is None:
-                raise ValidationFailed(f"Step {number} has no prompt yet, so it cannot be chained.")
-            answer = _answer_of(session, s, passing.get(rev.id))
+            answer = _answer_of(session, s, passing.get(rev.id)) if rev is not None else None
+            earlier.append((number, rev.prompt if rev is not None else None, answer))
             if answer is None:
-                raise ValidationFailed(
-                    f"Step {number} has no passing answer or ideal answer yet; "
-                    "finish it first or turn chain mode off."
-                )
-            content = _user_content(ps.context, rev.prompt, first=not messages)
-            messages += [
-                {"role": "user", "content": content},
-                {"role": "assistant", "content": answer},
-            ]
-    messages.append(
-        {"role": "user", "content": _user_content(ps.context, revision.prompt, first=not messages)}
-    )
-    return messages
+                break  # chain_messages stops here with the reason
+    return chain_messages(context=ps.context, earlier=earlier, prompt=revision.prompt)
 
 
 def _answer_of(session: Session, step: Step, passing_step_run_id: int | None) -> str | None:
     ideal = ideal_answer(session=session, step_id=step.id)
-    if ideal is not None and ideal.text.strip():
-        return ideal.text
-    if passing_step_run_id is None:
-        return None
-    step_run = session.get(StepRun, passing_step_run_id)
-    assert step_run is not None
-    run = session.get(ModelRun, step_run.model_run_id)
-    return run.answer if run is not None else None
+    ideal_text = ideal.text if ideal is not None else None
+    passing_answer = None
+    if chain_answer(ideal_text, None) is None and passing_step_run_id is not None:
+        step_run = session.get(StepRun, passing_step_run_id)
+        assert step_run is not None
+        run = session.get(ModelRun, step_run.model_run_id)
+        passing_answer = run.answer if run is not None else None
+    return chain_answer(ideal_text, passing_answer)
 
 
 def start(
