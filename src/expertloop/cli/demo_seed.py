@@ -1,7 +1,8 @@
 """Seed a demo instance: an operator, a client organisation with a client user, experts,
-a reviewer, the bundled local model and a staffed project that targets it, and a half-done
+a reviewer, the bundled local model and a staffed project that targets it, a half-done
 problem set of the demo expert (the Northwind retail unit's expenses, growth forecast and budget)
-for a newcomer to continue at once.
+for a newcomer to continue at once, and a second expert's accepted problem set (``demo_accepted``)
+so the client can build and download a dataset at once.
 
 Idempotent: accounts, project and model are created only on an instance without users; the
 problem set only when the demo expert has none on the demo project yet. The problem set goes
@@ -20,28 +21,20 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import OrganisationKind, Role, User
-from expertloop.cli.demo_data import (
-    PROBLEM_SET_TITLE,
-    SEEDED_NOTE,
-    STATEMENT,
-    context_text,
-    demo_problem,
-)
+from expertloop.cli.demo_accepted import seed_accepted
+from expertloop.cli.demo_data import PROBLEM_SET_TITLE, STATEMENT, context_text, demo_problem
+from expertloop.cli.demo_work import PROJECT_NAME, demo_project, span, stored_run
 from expertloop.errors import NotFound
 from expertloop.llm import endpoints as endpoints_uc
-from expertloop.llm import runs as llm_runs
 from expertloop.llm.hub import ModelHub
-from expertloop.llm.interface import Completion, RunStatus
-from expertloop.llm.models import ModelEndpoint
 from expertloop.payments import bonuses as pay_bonuses
 from expertloop.payments import rates as pay_rates
 from expertloop.projects import projects as projects_uc
 from expertloop.projects import targets
-from expertloop.projects.models import Project, StaffRole
+from expertloop.projects.models import StaffRole
 from expertloop.workbench import assess, problem_sets, steps, taxonomy
-from expertloop.workbench import runs as step_runs
 from expertloop.workbench.access import Loaded, project_access
-from expertloop.workbench.models import ProblemSet, Step, StepRevision, StepRun
+from expertloop.workbench.models import ProblemSet, Step
 from expertloop.workbench.progress import latest_revisions
 
 
@@ -89,22 +82,23 @@ finance team meets: tracking expenses, forecasting growth, drafting next year's 
 Never paste client confidential data into other tools.
 """
 
-PROJECT_NAME = "Finance agent evaluation"
 DEMO_EXPERT = "amira@experts.expertloop.org"
 
 
 def seed_demo(*, session: Session, hub: ModelHub) -> bool:
     """Create what the demo lacks; return False when everything was already there.
 
-    Accounts, project and model come only on an instance without users; the sample problem set
-    only when the demo expert has none on the demo project yet (so a rerun never duplicates it
-    and never touches the expert's own work).
+    Accounts, project and model come only on an instance without users; each sample problem set
+    only when its expert has none on the demo project yet (so a rerun never duplicates it and
+    never touches the expert's own work).
     """
     created = False
     if not session.scalar(select(func.count()).select_from(User)):
         _seed_accounts(session=session, hub=hub)
         created = True
-    return seed_problem_set(session=session) or created
+    half_done = seed_problem_set(session=session)
+    accepted = seed_accepted(session=session)
+    return created or half_done or accepted
 
 
 def _seed_accounts(*, session: Session, hub: ModelHub) -> None:
@@ -178,39 +172,6 @@ def _seed_accounts(*, session: Session, hub: ModelHub) -> None:
     )
 
 
-def _stored_run(
-    *,
-    session: Session,
-    loaded: Loaded,
-    step: Step,
-    revision: StepRevision,
-    endpoint: ModelEndpoint,
-    answer: str,
-) -> StepRun:
-    """Record a run of the revision whose answer is stored sample text (the model is not called)."""
-    step_run, run, _endpoint = step_runs.start(
-        session=session, loaded=loaded, step=step, revision=revision, endpoint_id=endpoint.id
-    )
-    llm_runs.finish_run(
-        session=session,
-        run_id=run.id,
-        completion=Completion(
-            text=answer,
-            status=RunStatus.ok,
-            finish_reason="stop",
-            raw_response={"seeded": SEEDED_NOTE},
-        ),
-    )
-    return step_run
-
-
-def _span(text: str, part: str) -> tuple[int, int]:
-    start = text.find(part)
-    if start < 0:
-        raise AssertionError(f"{part!r} is not in the stored answer")
-    return start, start + len(part)
-
-
 def seed_problem_set(*, session: Session) -> bool:
     """Give the demo expert a half-done problem set on the demo project, once.
 
@@ -222,9 +183,7 @@ def seed_problem_set(*, session: Session) -> bool:
     or the categories used.
     """
     expert = session.scalar(select(User).where(User.email == DEMO_EXPERT))
-    project = session.scalar(
-        select(Project).where(Project.name == PROJECT_NAME).order_by(Project.id).limit(1)
-    )
+    project = demo_project(session=session)
     if expert is None or project is None:
         return False
     already = session.scalar(
@@ -275,7 +234,7 @@ def seed_problem_set(*, session: Session) -> bool:
 
     step1, step2 = added[0], added[1]
     rev1 = first[step1.id]
-    run1 = _stored_run(
+    run1 = stored_run(
         session=session,
         loaded=loaded,
         step=step1,
@@ -292,7 +251,7 @@ def seed_problem_set(*, session: Session) -> bool:
             criterion=criterion,
             met=True,
         )
-    start, end = _span(problem.answer1, problem.answer1_offscope)
+    start, end = span(problem.answer1, problem.answer1_offscope)
     assess.add(
         session=session,
         loaded=loaded,
@@ -307,7 +266,7 @@ def seed_problem_set(*, session: Session) -> bool:
     )
 
     rev2_1 = first[step2.id]
-    run2 = _stored_run(
+    run2 = stored_run(
         session=session,
         loaded=loaded,
         step=step2,
@@ -324,7 +283,7 @@ def seed_problem_set(*, session: Session) -> bool:
             criterion=criterion,
             met=met,
         )
-    start, end = _span(problem.answer2, problem.answer2_error)
+    start, end = span(problem.answer2, problem.answer2_error)
     fault = assess.add(
         session=session,
         loaded=loaded,
