@@ -277,13 +277,17 @@ def test_approve_pay_and_statement_to_the_cent(login_as, world: World, db: Sessi
     assert r.status_code == 200
     assert 'data-testid="run-preview"' in r.text and "USD 1,375.00" in r.text
     assert db.scalar(select(func.count(PayoutRun.id))) == 0
-    # Pay, then the same form again (a double submit): one run, one payout.
+    # Pay, then the same form again (a double submit): one job, one run, one payout.
     first = _form(operator, "/payroll/payout-runs", action="run", **run_form)
     second = _form(operator, "/payroll/payout-runs", action="run", **run_form)
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
+    assert first.headers["location"].startswith("/jobs/")
     assert db.scalar(select(func.count(Payout.id))) == 1
-    run_url = first.headers["location"]
+    # The job's page links to the run it made.
+    run_id = db.scalar(select(PayoutRun.id).where(PayoutRun.idempotency_key == key))
+    run_url = f"/payroll/payout-runs/{run_id}"
+    assert f'href="{run_url}"' in operator.get(first.headers["location"]).text
     assert "USD 1,375.00" in operator.get(run_url).text
     csv = operator.get(f"{run_url}?format=csv")
     assert csv.headers["content-type"].startswith("text/csv")

@@ -18,9 +18,12 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import User
 from expertloop.cli.common import console, db_session, fail, settings
+from expertloop.cli.jobs import job_queue, print_outcome, wait_for_job
 from expertloop.cli.projects import _operator
 from expertloop.payments import money, payouts, reports
-from expertloop.payments.models import PayoutRun
+from expertloop.payments import tasks as payment_tasks
+from expertloop.payments.models import Payout, PayoutRun
+from expertloop.settings import Settings
 
 app = typer.Typer(help="Payout runs (operators).", no_args_is_help=True)
 
@@ -96,12 +99,25 @@ def run_cmd(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show who would get what; write nothing."
     ),
+    inline: bool = typer.Option(
+        False, "--inline", help="Pay in this process instead of through the job queue."
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Queue the run and return at once (a worker makes it)."
+    ),
     operator: str = typer.Option("", help="Operator to act as (default: the first one)."),
 ) -> None:
-    """Pay every expert what they are owed up to the end of the period, exactly once."""
+    """Pay every expert what they are owed up to the end of the period, exactly once.
+
+    The run goes through the job queue (a worker makes it; this command follows it with a
+    progress bar); with --inline, or EXPERTLOOP_JOBS_IMMEDIATE set, it is made in this process.
+    """
     start, end = parse_period(period)
     run_key = key.strip() or default_key(start, end)
     cfg = settings()
+    if not dry_run and not inline and not cfg.jobs_immediate:
+        _run_queued(cfg, operator, start, end, run_key, wait=not no_wait)
+        return
     with db_session(cfg) as session:
         actor = _operator(session, operator)
         if dry_run:
@@ -125,28 +141,65 @@ def run_cmd(
                 result = _run(session, actor, start, end, run_key, cfg.billing_margin_bp, progress)
                 if not result.payouts:
                     bar.update(task, completed=0, total=0)
-        run = result.run
-        if not result.created:
-            console.print(
-                f"[yellow]Already ran[/] (run #{run.id}): key {escape(repr(run.idempotency_key))} "
-                f"was used on {run.created_at:%Y-%m-%d %H:%M} UTC; nobody was paid again."
+        _report(session, result.run, result.payouts, result.created, end)
+
+
+def _run_queued(
+    cfg: Settings, operator: str, start: dt.date, end: dt.date, key: str, *, wait: bool
+) -> None:
+    with job_queue(cfg) as queue:
+        with db_session(cfg) as session:
+            actor = _operator(session, operator)
+            job = payment_tasks.submit_run(
+                session=session,
+                queue=queue,
+                actor=actor,
+                period_start=start,
+                period_end=end,
+                idempotency_key=key,
+                default_margin_bp=cfg.billing_margin_bp,
             )
+            job_id = job.id
+        if not wait:
             console.print(
-                "To pay what became owed since, run again with a new --key (nobody is paid twice)."
+                f"Payout run queued as job {job_id}: follow it with "
+                f"[bold]expertloop jobs show {job_id} --wait[/]."
             )
-        else:
-            console.print(
-                f"[green]Payout run #{run.id}[/] (key {escape(repr(run.idempotency_key))}): "
-                f"{len(result.payouts)} payout(s) of what was owed up to {end.isoformat()}."
-            )
-        if result.payouts:
-            rows = [(p.user_id, p.currency, p.amount_minor) for p in result.payouts]
-            _payee_table(f"Payout run #{run.id}", session, rows, "Total paid")
-        else:
-            console.print(f"Nobody was owed anything up to {end.isoformat()}.")
+            return
+        finished = wait_for_job(queue, job_id)
+    print_outcome(finished)
+    result = finished.result or {}
+    with db_session(cfg) as session:
+        actor = _operator(session, operator)
+        run = payouts.get_run(session=session, actor=actor, run_id=int(result["run_id"]))
+        made = payouts.payouts_of(session=session, run_id=run.id)
+        _report(session, run, made, bool(result.get("created")), end)
+
+
+def _report(
+    session: Session, run: PayoutRun, made: list[Payout], created: bool, end: dt.date
+) -> None:
+    if not created:
         console.print(
-            f"Payout file: [bold]expertloop payouts file {run.id} --out payouts-run-{run.id}.csv[/]"
+            f"[yellow]Already ran[/] (run #{run.id}): key {escape(repr(run.idempotency_key))} "
+            f"was used on {run.created_at:%Y-%m-%d %H:%M} UTC; nobody was paid again."
         )
+        console.print(
+            "To pay what became owed since, run again with a new --key (nobody is paid twice)."
+        )
+    else:
+        console.print(
+            f"[green]Payout run #{run.id}[/] (key {escape(repr(run.idempotency_key))}): "
+            f"{len(made)} payout(s) of what was owed up to {end.isoformat()}."
+        )
+    if made:
+        rows = [(p.user_id, p.currency, p.amount_minor) for p in made]
+        _payee_table(f"Payout run #{run.id}", session, rows, "Total paid")
+    else:
+        console.print(f"Nobody was owed anything up to {end.isoformat()}.")
+    console.print(
+        f"Payout file: [bold]expertloop payouts file {run.id} --out payouts-run-{run.id}.csv[/]"
+    )
 
 
 def _run(

@@ -116,6 +116,41 @@ def list_runs(*, session: Session, limit: int = 50) -> list[PayoutRun]:
     return list(session.scalars(select(PayoutRun).order_by(PayoutRun.id.desc()).limit(limit)))
 
 
+def _check(actor: User, period_start: dt.date, period_end: dt.date, idempotency_key: str) -> str:
+    if not can_run_payroll(actor):
+        raise PermissionDenied("Only operators run payouts.")
+    if period_end < period_start:
+        raise ValidationFailed("The period ends before it starts.")
+    if period_end > utcnow().date():
+        raise ValidationFailed("A payout period cannot end in the future.")
+    key = idempotency_key.strip()
+    if not key or len(key) > 200:
+        raise ValidationFailed("An idempotency key of 1 to 200 characters is needed.")
+    return key
+
+
+def check_request(
+    *,
+    session: Session,
+    actor: User,
+    period_start: dt.date,
+    period_end: dt.date,
+    idempotency_key: str,
+) -> str:
+    """Refuse a run ``run`` would refuse before paying anyone; return the trimmed key.
+
+    For callers that hand the run to a background job and want the refusal now.
+    """
+    key = _check(actor, period_start, period_end, idempotency_key)
+    existing = session.scalar(select(PayoutRun).where(PayoutRun.idempotency_key == key))
+    if existing is not None and existing.params_hash != params_hash(period_start, period_end):
+        raise Conflict(
+            "This idempotency key was used for another period; use a new key.",
+            details={"run_id": existing.id},
+        )
+    return key
+
+
 def run(
     *,
     session: Session,
@@ -128,15 +163,7 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult | list[Owed]:
     """Pay everything owed up to ``period_end`` (or, with ``dry_run``, say what would be paid)."""
-    if not can_run_payroll(actor):
-        raise PermissionDenied("Only operators run payouts.")
-    if period_end < period_start:
-        raise ValidationFailed("The period ends before it starts.")
-    if period_end > utcnow().date():
-        raise ValidationFailed("A payout period cannot end in the future.")
-    key = idempotency_key.strip()
-    if not key or len(key) > 200:
-        raise ValidationFailed("An idempotency key of 1 to 200 characters is needed.")
+    key = _check(actor, period_start, period_end, idempotency_key)
     fingerprint = params_hash(period_start, period_end)
     if dry_run:
         existing = session.scalar(select(PayoutRun).where(PayoutRun.idempotency_key == key))

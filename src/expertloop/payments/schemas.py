@@ -181,6 +181,13 @@ class PayoutRunIn(BaseModel):
     dry_run: bool = False
 
 
+class PayoutRunJobIn(BaseModel):
+    """A payout run to make in the background (preview with ``POST /payout-runs``)."""
+
+    period_start: dt.date
+    period_end: dt.date
+
+
 class PayoutOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

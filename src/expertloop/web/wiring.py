@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from expertloop.jobs.queue import JobQueue
 from expertloop.jobs.runner import Handler
 from expertloop.llm.hub import ModelHub
+from expertloop.payments import tasks as payments_tasks
 from expertloop.settings import Settings
 
 
 def job_handlers() -> dict[str, Handler]:
     """Return every job kind the platform runs, mapped to its handler."""
     handlers: dict[str, Handler] = {}
+    handlers.update(payments_tasks.HANDLERS)
     return handlers
 
 

@@ -37,6 +37,8 @@ def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EXPERTLOOP_ENV", "development")
     monkeypatch.setenv("EXPERTLOOP_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("EXPERTLOOP_DATABASE_URL", raising=False)
+    # No worker here: payout runs are made in this process (test_payout_jobs_cli: the queue).
+    monkeypatch.setenv("EXPERTLOOP_JOBS_IMMEDIATE", "true")
     monkeypatch.setattr(common.console, "_width", 200)  # no wrapping of long lines and tables
     get_settings.cache_clear()
     result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path), "--no-serve"])

@@ -13,7 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import User
 from expertloop.errors import NotFound, PermissionDenied, ValidationFailed
+from expertloop.jobs.schemas import JobOut
 from expertloop.payments import bonuses, corrections, payouts, rates, reports, timesheets
+from expertloop.payments import tasks as payment_tasks
 from expertloop.payments.models import AdjustmentStatus, TimeAdjustment, TimesheetStatus
 from expertloop.payments.policies import can_run_payroll, can_see_org_invoices, can_see_user_money
 from expertloop.payments.schemas import (
@@ -30,6 +32,7 @@ from expertloop.payments.schemas import (
     ManualBonusIn,
     PayoutOut,
     PayoutRunIn,
+    PayoutRunJobIn,
     PayoutRunOut,
     PayTermsIO,
     RateIn,
@@ -48,8 +51,8 @@ from expertloop.payments.schemas import (
 from expertloop.projects import projects as projects_uc
 from expertloop.projects.models import Project
 from expertloop.types import utcnow
-from expertloop.web.api.common import ERRORS
-from expertloop.web.deps import DB, AppSettings, CurrentUser
+from expertloop.web.api.common import ERRORS, ErrorOut
+from expertloop.web.deps import DB, AppSettings, CurrentUser, Jobs
 
 router = APIRouter(tags=["payments"], responses=ERRORS)
 
@@ -428,6 +431,45 @@ def create_payout_run(
         )
     response.status_code = 201 if result.created else 200
     return _run_out(result)
+
+
+@router.post(
+    "/payout-runs/jobs",
+    response_model=JobOut,
+    status_code=202,
+    responses={409: {"model": ErrorOut, "description": "The key was used for another period"}},
+)
+def submit_payout_run_job(
+    body: PayoutRunJobIn,
+    user: CurrentUser,
+    db: DB,
+    settings: AppSettings,
+    jobs: Jobs,
+    idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
+) -> JobOut:
+    """Make a payout run in the background (operators); follow it at ``/api/v1/jobs/{id}``.
+
+    Requires an Idempotency-Key header: the same key gives the same job and the same run (the
+    job's result names it: ``run_id``, totals, ``run_url``); with another period, 409.
+    """
+
+    def submit() -> JobOut:
+        job = payment_tasks.submit_run(
+            session=db,
+            queue=jobs,
+            actor=user,
+            period_start=body.period_start,
+            period_end=body.period_end,
+            idempotency_key=idempotency_key,
+            default_margin_bp=settings.billing_margin_bp,
+        )
+        return JobOut.model_validate(job)
+
+    try:
+        return submit()
+    except IntegrityError:
+        db.rollback()  # a twin request with the same key got there first: answer with its job
+        return submit()
 
 
 @router.get("/payout-runs", response_model=list[PayoutRunOut])

@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import Role, User
 from expertloop.errors import ExpertLoopError, NotFound
+from expertloop.jobs.models import Job
+from expertloop.jobs.queue import JobQueue
 from expertloop.payments import ledger, money, payouts, rates, reports, timesheets
+from expertloop.payments import tasks as payment_tasks
 from expertloop.payments.models import (
     AdjustmentStatus,
-    PayoutRun,
     TimeAdjustment,
     Timesheet,
     TimesheetStatus,
@@ -29,7 +31,7 @@ from expertloop.payments.policies import (
 )
 from expertloop.projects import projects as projects_uc
 from expertloop.settings import Settings
-from expertloop.web.deps import DB, AppSettings, CurrentUser
+from expertloop.web.deps import DB, AppSettings, CurrentUser, Jobs
 from expertloop.web.errors import status_for
 from expertloop.web.pages.pay.common import (
     _attempt,
@@ -333,12 +335,14 @@ def payroll_run(
     user: CurrentUser,
     db: DB,
     settings: AppSettings,
+    jobs: Jobs,
     period_start: Annotated[str, Form(max_length=20)] = "",
     period_end: Annotated[str, Form(max_length=20)] = "",
     idempotency_key: Annotated[str, Form(max_length=200)] = "",
     action: Annotated[str, Form(max_length=20)] = "preview",
 ) -> Response:
-    """Preview (a dry run) or make a payout run; the form's key makes a retry harmless."""
+    """Preview (a dry run) or make a payout run in the background (its job's page follows it);
+    the form's key makes a retry harmless."""
     _require_payroll(user)
     form = {
         "period_start": period_start,
@@ -348,7 +352,13 @@ def payroll_run(
     try:
         start = _date(period_start, "period start")
         end = _date(period_end, "period end")
-        dry = action != "run"
+        if action == "run":
+            try:
+                job = _submit_run(db, settings, jobs, user, start, end, idempotency_key)
+            except IntegrityError:
+                db.rollback()  # a twin request with the same key won the race: its job
+                job = _submit_run(db, settings, jobs, user, start, end, idempotency_key)
+            return RedirectResponse(f"/jobs/{job.id}", status_code=303)
         result = _attempt(
             db,
             lambda: payouts.run(
@@ -358,17 +368,9 @@ def payroll_run(
                 period_end=end,
                 idempotency_key=idempotency_key,
                 default_margin_bp=settings.billing_margin_bp,
-                dry_run=dry,
+                dry_run=True,
             ),
         )
-    except IntegrityError:
-        # A twin request with the same key won the race: answer with its run.
-        existing = db.scalar(
-            select(PayoutRun).where(PayoutRun.idempotency_key == idempotency_key.strip())
-        )
-        if existing is None:
-            raise
-        return RedirectResponse(f"/payroll/payout-runs/{existing.id}", status_code=303)
     except ExpertLoopError as exc:
         if "idempotency key was used" in exc.message:
             form["idempotency_key"] = uuid.uuid4().hex
@@ -377,8 +379,7 @@ def payroll_run(
                 "new run for them."
             )
         return _payroll_error(request, db, settings, user, "run", exc, run_form=form)
-    if isinstance(result, payouts.RunResult):
-        return RedirectResponse(f"/payroll/payout-runs/{result.run.id}", status_code=303)
+    assert isinstance(result, list)
     names = users_uc.names_by_id(session=db, user_ids={o.user_id for o in result})
     totals: dict[str, int] = defaultdict(int)
     for o in result:
@@ -390,6 +391,29 @@ def payroll_run(
         "totals": dict(totals),
     }
     return _page(request, "payroll.html", ctx)
+
+
+def _submit_run(
+    db: Session,
+    settings: Settings,
+    jobs: JobQueue,
+    user: User,
+    start: dt.date,
+    end: dt.date,
+    key: str,
+) -> Job:
+    return _attempt(
+        db,
+        lambda: payment_tasks.submit_run(
+            session=db,
+            queue=jobs,
+            actor=user,
+            period_start=start,
+            period_end=end,
+            idempotency_key=key,
+            default_margin_bp=settings.billing_margin_bp,
+        ),
+    )
 
 
 @router.get("/payroll/payout-runs/{run_id}")
