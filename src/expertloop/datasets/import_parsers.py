@@ -271,7 +271,9 @@ def read_parquet(path: Path, *, max_bytes: int) -> Iterator[Record | RowError]:
             yield RowError(0, "", problem)
             return
         metadata = parquet.metadata
-        unpacked = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        unpacked = sum(
+            metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)
+        )
         if unpacked > PARQUET_MAX_EXPANSION * max_bytes:
             yield RowError(
                 0, "", f"The Parquet file unpacks to {unpacked:,} bytes, more than allowed."
@@ -299,9 +301,7 @@ def read_label_studio(path: Path) -> Iterator[Record | RowError]:
     with path.open("rb") as handle:
         first = _first_significant_byte(handle)
         if first != b"[":
-            yield RowError(
-                0, "", "A Label Studio export is a JSON array of tasks ([{...}, ...])."
-            )
+            yield RowError(0, "", "A Label Studio export is a JSON array of tasks ([{...}, ...]).")
             return
         handle.seek(0)
         index = 0
@@ -347,9 +347,13 @@ def _text(value: Any, field: str, line: int, errors: list[RowError]) -> str:
     if not isinstance(value, str):
         errors.append(RowError(line, field, "Must be text."))
         return ""
-    if "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    bad = _FORBIDDEN.search(value)
+    text: str = value
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bad = _FORBIDDEN.search(text)
+    if bad and "\ud800" <= bad.group() <= "\udfff":
+        errors.append(RowError(line, field, "Holds an unpaired surrogate: not valid Unicode text."))
+        return ""
     if bad:
         errors.append(
             RowError(
@@ -360,10 +364,12 @@ def _text(value: Any, field: str, line: int, errors: list[RowError]) -> str:
             )
         )
         return ""
-    return value
+    return text
 
 
-def _prompts(fields: Mapping[str, Any], line: int, errors: list[RowError], *, csv_cell: bool) -> list[str]:
+def _prompts(
+    fields: Mapping[str, Any], line: int, errors: list[RowError], *, csv_cell: bool
+) -> list[str]:
     one, many = fields.get("prompt"), fields.get("prompts")
     if one not in (None, "") and many not in (None, "", []):
         errors.append(RowError(line, "prompts", "Give prompt or prompts, not both."))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from expertloop.datasets import import_tasks as datasets_import_tasks
 from expertloop.jobs.queue import JobQueue
 from expertloop.jobs.runner import Handler
 from expertloop.llm.hub import ModelHub
@@ -20,6 +21,7 @@ from expertloop.settings import Settings
 def job_handlers() -> dict[str, Handler]:
     """Return every job kind the platform runs, mapped to its handler."""
     handlers: dict[str, Handler] = {}
+    handlers.update(datasets_import_tasks.IMPORT_HANDLERS)
     handlers.update(payments_tasks.HANDLERS)
     return handlers
 
@@ -38,6 +40,6 @@ def build_queue(
         settings,
         session_factory,
         job_handlers(),
-        services={"hub": hub},
+        services={"hub": hub, "settings": settings},
         periodic=periodic_chores(),
     )

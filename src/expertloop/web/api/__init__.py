@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from expertloop.web.api import (
     audit,
     auth,
+    imports,
     jobs,
     models,
     organisations,
@@ -32,6 +33,7 @@ RESOURCES = (
     step_runs,
     payments,
     jobs,
+    imports,
     audit,
 )
 
