@@ -1,5 +1,6 @@
 // Payments charts: every [data-chart] figure names a <script type="application/json"> block with
-// {labels, datasets: [{label, data}], unit: "money" | "hours", currency, stacked, horizontal}
+// {labels, datasets: [{label, data}], unit: "money" | "hours" | "count", currency, stacked,
+// horizontal}
 // and is drawn here with Chart.js (static/vendor/chart.umd.min.js). The page shows the same
 // figures in a table next to each chart, so the chart is a picture of them, not the only copy.
 (function () {
@@ -13,6 +14,7 @@
       const nf = new Intl.NumberFormat("en", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
       return (v) => (spec.currency ? spec.currency + " " : "") + nf.format(v);
     }
+    if (spec.unit === "count") return (v) => String(Math.round(Number(v)));
     return (v) => Number(v).toFixed(2) + " h";
   }
 
