@@ -1,0 +1,183 @@
+"""Streamed JSONL and Parquet writers: rows in, files out, never a whole file in memory.
+
+Both write the same bytes for the same rows: JSONL lines keep the rows' key order (the formats
+build them in schema order), UTF-8 with no ASCII escaping and ``\\n`` endings; Parquet uses an
+explicit schema, fixed row groups, zstd at a fixed level and no wall-clock metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROW_GROUP_ROWS = 10_000
+# A row group is also cut at this much JSON text, so wide rows (whole lineages) stay bounded.
+ROW_GROUP_BYTES = 32 * 1024 * 1024
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+    "data_page_version": "1.0",
+    "store_schema": True,
+}
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """What a manifest says of a written file."""
+
+    path: Path
+    bytes: int
+    sha256: str
+    rows: int
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """Return a row as one JSON line (with its ``\\n``)."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class JsonlWriter:
+    """Append rows to a JSONL file, hashing as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] = path.open("wb")
+        self._digest = hashlib.sha256()
+        self.rows = 0
+        self.bytes = 0
+
+    def write_line(self, line: str) -> None:
+        """Append one already serialised line."""
+        data = line.encode("utf-8")
+        self._file.write(data)
+        self._digest.update(data)
+        self.rows += 1
+        self.bytes += len(data)
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one row."""
+        self.write_line(json_line(row))
+
+    def close(self) -> FileStats:
+        """Close the file and return its stats."""
+        self._file.close()
+        return FileStats(self.path, self.bytes, self._digest.hexdigest(), self.rows)
+
+
+class ParquetWriter:
+    """Buffer rows into row groups of a Parquet file with an explicit schema."""
+
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        row_group_bytes: int = ROW_GROUP_BYTES,
+    ) -> None:
+        self.path = path
+        self.schema = schema
+        self._names = tuple(schema.names)
+        self._writer = pq.ParquetWriter(str(path), schema, **PARQUET_OPTIONS)
+        self._buffer: list[dict[str, Any]] = []
+        self._buffered_bytes = 0
+        self._row_group_rows = row_group_rows
+        self._row_group_bytes = row_group_bytes
+        self.rows = 0
+
+    def write(self, row: dict[str, Any], size_hint: int = 0) -> None:
+        """Add a row (``size_hint``: its approximate size, e.g. its JSON length)."""
+        if tuple(row) != self._names:
+            raise ValueError(f"Row keys {tuple(row)} do not match the schema {self._names}.")
+        self._buffer.append(row)
+        self._buffered_bytes += size_hint
+        self.rows += 1
+        if (
+            len(self._buffer) >= self._row_group_rows
+            or self._buffered_bytes >= self._row_group_bytes
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            table = pa.Table.from_pylist(self._buffer, schema=self.schema)
+            self._writer.write_table(table, row_group_size=len(self._buffer))
+        self._buffer = []
+        self._buffered_bytes = 0
+
+    def close(self) -> FileStats:
+        """Write what is buffered, close the file and return its stats."""
+        self._flush()
+        self._writer.close()
+        return FileStats(self.path, self.path.stat().st_size, sha256_of(self.path), self.rows)
+
+
+class PairWriter:
+    """Write each row to a JSONL file and a Parquet file side by side (serialised once)."""
+
+    def __init__(self, stem: Path, schema: pa.Schema) -> None:
+        self.jsonl = JsonlWriter(stem.with_suffix(".jsonl"))
+        self.parquet = ParquetWriter(stem.with_suffix(".parquet"), schema)
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Add a row to both files."""
+        line = json_line(row)
+        self.parquet.write(row, len(line))
+        self.jsonl.write_line(line)
+
+    def close(self) -> tuple[FileStats, FileStats]:
+        """Close both files and return their stats (JSONL, Parquet)."""
+        return self.jsonl.close(), self.parquet.close()
+
+    def __enter__(self) -> PairWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> FileStats:
+    """Stream rows into a JSONL file."""
+    writer = JsonlWriter(path)
+    try:
+        for row in rows:
+            writer.write(row)
+    finally:
+        stats = writer.close()
+    return stats
+
+
+def write_parquet(path: Path, schema: pa.Schema, rows: Iterable[dict[str, Any]]) -> FileStats:
+    """Stream rows into a Parquet file with ``schema``."""
+    writer = ParquetWriter(path, schema)
+    try:
+        for row in rows:
+            writer.write(row, len(json_line(row)))
+    finally:
+        stats = writer.close()
+    return stats

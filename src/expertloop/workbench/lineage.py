@@ -1,0 +1,514 @@
+"""The delivery read model: a project's accepted problem sets with their whole history, streamed.
+
+This is the only place that reads workbench tables for exports. Problem sets come in id order,
+a chunk at a time; each chunk's steps, revisions, runs, rubric results, annotations and ideal
+answers are loaded with one IN query each, so memory stays flat however many there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from expertloop.errors import ValidationFailed
+from expertloop.llm.models import ModelEndpoint, ModelRun
+from expertloop.workbench import assess, diffs, progress, taxonomy
+from expertloop.workbench.models import (
+    IdealAnswer,
+    Persona,
+    ProblemSet,
+    Status,
+    Step,
+    StepRevision,
+    StepRun,
+    Taxonomy,
+)
+from expertloop.workbench.runs import chain_answer, chain_messages
+
+CHUNK = 50
+
+
+@dataclass(frozen=True)
+class LineageFilters:
+    """Which accepted problem sets (and which of their runs) an export takes."""
+
+    domain: str | None = None
+    accepted_from: dt.date | None = None  # inclusive, UTC
+    accepted_to: dt.date | None = None  # inclusive, UTC
+    endpoint_ids: tuple[int, ...] | None = None  # keep only runs of these target models
+
+
+@dataclass(frozen=True)
+class AnnotationLine:
+    """A located fault: on a run's answer (side "response") or on a revision's prompt."""
+
+    id: int
+    revision_id: int
+    step_run_id: int | None
+    side: str
+    start: int | None
+    end: int | None
+    quote: str
+    category: str
+    category_label: str
+    severity: str
+    note: str
+    taxonomy_version: int
+    author_id: int
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One rubric criterion of a run's revision and whether the answer met it (None: unscored)."""
+
+    index: int
+    criterion: str
+    met: bool | None
+
+
+@dataclass(frozen=True)
+class RunLine:
+    """A model run of a revision, with what it was sent and how it was judged."""
+
+    step_run_id: int
+    endpoint_id: int
+    endpoint_name: str
+    provider: str
+    model_id: str
+    status: str
+    answer: str
+    finish_reason: str | None
+    params: dict[str, Any]
+    system_prompt: str | None
+    messages: tuple[dict[str, str], ...]
+    chained: bool
+    created_at: dt.datetime
+    rubric: tuple[CriterionResult, ...]
+    annotations: tuple[AnnotationLine, ...]
+    passing: bool  # the run that makes its revision pass (progress.passing_runs)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class RevisionLine:
+    """An immutable version of a step and everything that happened on it."""
+
+    id: int
+    number: int
+    prompt: str
+    rubric: tuple[str, ...]
+    reference: str
+    reason: str
+    motivated_by: tuple[int, ...]
+    author_id: int
+    created_at: dt.datetime
+    runs: tuple[RunLine, ...]  # oldest first; only the kept target models
+    prompt_annotations: tuple[AnnotationLine, ...]
+    # The annotations (of any earlier revision of the step) that this revision answers.
+    motivating: tuple[AnnotationLine, ...]
+    # Word diff from the previous revision's prompt (the first revision: from nothing).
+    prompt_diff: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class IdealLine:
+    """The expert's corrected answer, with its word diff to the model answer it began as."""
+
+    text: str
+    based_on_step_run_id: int | None
+    revision_id: int | None
+    revision_number: int | None
+    diff: tuple[tuple[str, str], ...]
+    author_id: int
+
+
+@dataclass(frozen=True)
+class StepLine:
+    """A step in outline order: its revisions, ideal answer, standing and chain conversation."""
+
+    id: int
+    number: str
+    title: str
+    chain: bool
+    revisions: tuple[RevisionLine, ...]  # oldest first
+    ideal: IdealLine | None
+    passing: bool
+    passing_step_run_id: int | None  # on the newest revision, whichever model it was
+    done: bool
+    # Chain mode: (number, prompt, answer) of each earlier step, as workbench.runs chains them.
+    earlier: tuple[tuple[str, str | None, str | None], ...]
+    # A chain-mode step after an unfinished one (never in an accepted set): sent unchained here.
+    chain_broken: bool
+    context: str
+
+    @property
+    def latest(self) -> RevisionLine | None:
+        return self.revisions[-1] if self.revisions else None
+
+    def messages(self, prompt: str | None = None) -> list[dict[str, str]]:
+        """Return the conversation a model gets for ``prompt`` (default: the newest prompt)."""
+        if prompt is None:
+            prompt = self.latest.prompt if self.latest is not None else ""
+        return chain_messages(context=self.context, earlier=self.earlier, prompt=prompt)
+
+    def run(self, step_run_id: int | None) -> RunLine | None:
+        """Return a kept run of this step by id."""
+        if step_run_id is None:
+            return None
+        for rev in self.revisions:
+            for r in rev.runs:
+                if r.step_run_id == step_run_id:
+                    return r
+        return None
+
+    def target_answer(self) -> tuple[str, str, RunLine | None] | None:
+        """Return (text, source, run) of the answer to learn from: the ideal, else the passing run.
+
+        None when neither is there among the kept runs.
+        """
+        if self.ideal is not None and self.ideal.text.strip():
+            return self.ideal.text, "ideal_answer", None
+        run = self.run(self.passing_step_run_id)
+        if run is not None and run.answer.strip():
+            return run.answer, "passing_run", run
+        return None
+
+
+@dataclass(frozen=True)
+class ProblemSetLineage:
+    """An accepted problem set and its steps in outline order."""
+
+    id: int
+    project_id: int
+    title: str
+    statement: str
+    context: str
+    persona: str
+    domain: str
+    author_id: int
+    accepted_at: dt.datetime | None
+    steps: tuple[StepLine, ...]
+
+
+def _filtered(project_id: int, filters: LineageFilters) -> Select[Any]:
+    query = select(ProblemSet.id).where(
+        ProblemSet.project_id == project_id, ProblemSet.status == Status.accepted
+    )
+    if filters.domain is not None:
+        query = query.where(ProblemSet.domain == filters.domain)
+    if filters.accepted_from is not None:
+        start = dt.datetime.combine(filters.accepted_from, dt.time(), tzinfo=dt.UTC)
+        query = query.where(ProblemSet.accepted_at >= start)
+    if filters.accepted_to is not None:
+        end = dt.datetime.combine(
+            filters.accepted_to + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+        )
+        query = query.where(ProblemSet.accepted_at < end)
+    return query
+
+
+def count_accepted(*, session: Session, project_id: int, filters: LineageFilters) -> int:
+    """Count the accepted problem sets an export with these filters takes."""
+    query = _filtered(project_id, filters)
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def taxonomy_labels(*, session: Session, project_id: int) -> dict[tuple[int, str], str]:
+    """Map (taxonomy version, category key) to its label, for every version of the project."""
+    labels = {(0, c["key"]): c["label"] for c in taxonomy.DEFAULT_CATEGORIES}
+    for version, categories in session.execute(
+        select(Taxonomy.version, Taxonomy.categories).where(Taxonomy.project_id == project_id)
+    ):
+        for c in categories:
+            labels[(version, c["key"])] = c["label"]
+    return labels
+
+
+def accepted(
+    *,
+    session: Session,
+    project_id: int,
+    filters: LineageFilters | None = None,
+    chunk_size: int = CHUNK,
+) -> Iterator[ProblemSetLineage]:
+    """Stream the project's accepted problem sets matching ``filters``, in id order."""
+    filters = filters or LineageFilters()
+    labels = taxonomy_labels(session=session, project_id=project_id)
+    endpoints: dict[int, str] = {}
+    last_id = 0
+    base = _filtered(project_id, filters)
+    while True:
+        ids = list(
+            session.scalars(
+                base.where(ProblemSet.id > last_id).order_by(ProblemSet.id).limit(chunk_size)
+            )
+        )
+        if not ids:
+            return
+        last_id = ids[-1]
+        yield from _chunk(session, ids, filters, labels, endpoints)
+
+
+def _chunk(
+    session: Session,
+    ids: list[int],
+    filters: LineageFilters,
+    labels: dict[tuple[int, str], str],
+    endpoints: dict[int, str],
+) -> Iterator[ProblemSetLineage]:
+    problem_sets = list(
+        session.execute(
+            select(
+                ProblemSet.id,
+                ProblemSet.project_id,
+                ProblemSet.title,
+                ProblemSet.statement,
+                ProblemSet.context,
+                ProblemSet.persona,
+                ProblemSet.domain,
+                ProblemSet.author_id,
+                ProblemSet.accepted_at,
+            )
+            .where(ProblemSet.id.in_(ids))
+            .order_by(ProblemSet.id)
+        )
+    )
+    steps = list(session.scalars(select(Step).where(Step.problem_set_id.in_(ids))))
+    step_ids = [s.id for s in steps]
+    states = progress.step_states(session=session, steps=steps)
+    revisions: dict[int, list[StepRevision]] = {}
+    if step_ids:
+        for rev in session.scalars(
+            select(StepRevision)
+            .where(StepRevision.step_id.in_(step_ids))
+            .order_by(StepRevision.step_id, StepRevision.number)
+        ):
+            revisions.setdefault(rev.step_id, []).append(rev)
+    revision_ids = [r.id for revs in revisions.values() for r in revs]
+    runs = _runs(session, revision_ids, endpoints)
+    run_ids = [r["step_run_id"] for rs in runs.values() for r in rs]
+    results = assess.results_for(session=session, step_run_ids=run_ids)
+    annotations: dict[int, list[AnnotationLine]] = {}  # revision id -> its annotations
+    for a in assess.for_revisions(session=session, revision_ids=revision_ids):
+        annotations.setdefault(a.revision_id, []).append(
+            AnnotationLine(
+                id=a.id,
+                revision_id=a.revision_id,
+                step_run_id=a.step_run_id,
+                side=a.side.value,
+                start=a.start,
+                end=a.end,
+                quote=a.quote,
+                category=a.category,
+                category_label=labels.get((a.taxonomy_version, a.category), a.category),
+                severity=a.severity.value,
+                note=a.note,
+                taxonomy_version=a.taxonomy_version,
+                author_id=a.author_id,
+                created_at=a.created_at,
+            )
+        )
+    ideals: dict[int, IdealLine] = {}
+    numbers = {r.id: r.number for revs in revisions.values() for r in revs}
+    if step_ids:
+        for row in session.execute(
+            select(
+                IdealAnswer.step_id,
+                IdealAnswer.text,
+                IdealAnswer.based_on_step_run_id,
+                IdealAnswer.revision_id,
+                IdealAnswer.diff,
+                IdealAnswer.author_id,
+            ).where(IdealAnswer.step_id.in_(step_ids))
+        ):
+            ideals[row.step_id] = IdealLine(
+                text=row.text,
+                based_on_step_run_id=row.based_on_step_run_id,
+                revision_id=row.revision_id,
+                revision_number=numbers.get(row.revision_id) if row.revision_id else None,
+                diff=tuple((str(op), str(text)) for op, text in row.diff or []),
+                author_id=row.author_id,
+            )
+    by_ps: dict[int, list[Step]] = {}
+    for s in steps:
+        by_ps.setdefault(s.problem_set_id, []).append(s)
+    kept = set(filters.endpoint_ids) if filters.endpoint_ids is not None else None
+    answers = {r["step_run_id"]: r["answer"] for rs in runs.values() for r in rs}
+    for ps in problem_sets:
+        lines: list[StepLine] = []
+        earlier: list[tuple[str, str | None, str | None]] = []
+        for number, s in progress.outline(by_ps.get(ps.id, [])):
+            state = states[s.id]
+            revs = revisions.get(s.id, [])
+            ideal = ideals.get(s.id)
+            by_id = {a.id: a for rev in revs for a in annotations.get(rev.id, [])}
+            step_earlier: tuple[tuple[str, str | None, str | None], ...] = ()
+            broken = False
+            if s.chain:
+                try:  # workbench.runs' own check: every earlier step has a prompt and an answer
+                    chain_messages(context=ps.context, earlier=earlier, prompt="")
+                    step_earlier = tuple(earlier)
+                except ValidationFailed:
+                    broken = True
+            lines.append(
+                StepLine(
+                    id=s.id,
+                    number=number,
+                    title=s.title,
+                    chain=s.chain,
+                    revisions=tuple(
+                        _revision(
+                            rev,
+                            revs[i - 1].prompt if i else "",
+                            runs.get(rev.id, []),
+                            results,
+                            annotations,
+                            by_id,
+                            state,
+                            kept,
+                        )
+                        for i, rev in enumerate(revs)
+                    ),
+                    ideal=ideal,
+                    passing=state.passing,
+                    passing_step_run_id=state.passing_step_run_id,
+                    done=state.done,
+                    earlier=step_earlier,
+                    chain_broken=broken,
+                    context=ps.context,
+                )
+            )
+            # What this step adds to a later step's chain, from every model's runs.
+            answer = chain_answer(
+                ideal.text if ideal is not None else None,
+                answers.get(state.passing_step_run_id or 0),
+            )
+            earlier.append((number, revs[-1].prompt if revs else None, answer))
+        yield ProblemSetLineage(
+            id=ps.id,
+            project_id=ps.project_id,
+            title=ps.title,
+            statement=ps.statement,
+            context=ps.context,
+            persona=Persona(ps.persona).value,
+            domain=ps.domain,
+            author_id=ps.author_id,
+            accepted_at=ps.accepted_at,
+            steps=tuple(lines),
+        )
+
+
+def _runs(
+    session: Session, revision_ids: list[int], endpoints: dict[int, str]
+) -> dict[int, list[dict[str, Any]]]:
+    """Load the revisions' runs (every model: passing and chains need them all), oldest first."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not revision_ids:
+        return out
+    rows = session.execute(
+        select(
+            StepRun.id,
+            StepRun.revision_id,
+            StepRun.endpoint_id,
+            StepRun.chained,
+            StepRun.created_at,
+            ModelRun.provider,
+            ModelRun.model_id,
+            ModelRun.status,
+            ModelRun.answer,
+            ModelRun.finish_reason,
+            ModelRun.params,
+            ModelRun.messages,
+        )
+        .join(ModelRun, ModelRun.id == StepRun.model_run_id)
+        .where(StepRun.revision_id.in_(revision_ids))
+        .order_by(StepRun.id)
+        .execution_options(yield_per=1000)
+    )
+    for row in rows:
+        out.setdefault(row.revision_id, []).append(row._asdict())
+    missing = {r["endpoint_id"] for rs in out.values() for r in rs} - endpoints.keys()
+    if missing:
+        for endpoint_id, name in session.execute(
+            select(ModelEndpoint.id, ModelEndpoint.name).where(ModelEndpoint.id.in_(missing))
+        ):
+            endpoints[endpoint_id] = name
+    for rs in out.values():
+        for r in rs:
+            r["endpoint_name"] = endpoints.get(r["endpoint_id"], "")
+    return out
+
+
+def _revision(
+    rev: StepRevision,
+    previous_prompt: str,
+    runs: list[dict[str, Any]],
+    results: dict[int, dict[int, bool]],
+    annotations: dict[int, list[AnnotationLine]],
+    by_id: dict[int, AnnotationLine],
+    state: progress.StepState,
+    kept: set[int] | None,
+) -> RevisionLine:
+    notes = annotations.get(rev.id, [])
+    run_lines = []
+    for r in runs:
+        if kept is not None and r["endpoint_id"] not in kept:
+            continue
+        scored = results.get(r["id"], {})
+        params = dict(r["params"] or {})
+        messages = tuple(dict(m) for m in r["messages"] or [])
+        system = params.get("system_prompt")
+        if system is None and messages and messages[0].get("role") == "system":
+            system = messages[0].get("content")
+        run_lines.append(
+            RunLine(
+                step_run_id=r["id"],
+                endpoint_id=r["endpoint_id"],
+                endpoint_name=r["endpoint_name"],
+                provider=r["provider"],
+                model_id=r["model_id"],
+                status=r["status"],
+                answer=r["answer"] or "",
+                finish_reason=r["finish_reason"],
+                params=params,
+                system_prompt=system,
+                messages=messages,
+                chained=bool(r["chained"]),
+                created_at=r["created_at"],
+                rubric=tuple(
+                    CriterionResult(i, c, scored.get(i)) for i, c in enumerate(rev.rubric)
+                ),
+                annotations=tuple(a for a in notes if a.step_run_id == r["id"]),
+                passing=r["id"] == state.passing_step_run_id,
+            )
+        )
+    return RevisionLine(
+        id=rev.id,
+        number=rev.number,
+        prompt=rev.prompt,
+        rubric=tuple(rev.rubric),
+        reference=rev.reference,
+        reason=rev.reason,
+        motivated_by=tuple(rev.motivated_by or []),
+        author_id=rev.author_id,
+        created_at=rev.created_at,
+        runs=tuple(run_lines),
+        prompt_annotations=tuple(a for a in notes if a.step_run_id is None),
+        motivating=tuple(by_id[i] for i in rev.motivated_by or [] if i in by_id),
+        prompt_diff=tuple(diffs.diff_words(previous_prompt, rev.prompt)),
+    )
+
+
+def current_taxonomy(*, session: Session, project_id: int) -> tuple[int, list[dict[str, str]]]:
+    """Return the project's taxonomy in force (version, categories) for a snapshot's manifest."""
+    cats = taxonomy.current(session=session, project_id=project_id)
+    return cats.version, [dict(c) for c in cats.categories]
