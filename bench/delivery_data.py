@@ -57,6 +57,8 @@ from expertloop.workbench.progress import latest_revisions
 PASSWORD = "bench-password-not-secret"
 SECRET_KEY = "bench-secret-key-for-a-throwaway-data-dir-0123456789"
 WORLD_FILE = "bench-world.json"
+# The app's SQLite pragmas (expertloop.db._sqlite_pragmas).
+PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL")
 
 # The same vocabulary and shapes as ls_bench.py's make_task (prompt ~55 chars, 30-49 words).
 TOPICS = "python rust sql physics history biology finance law music chess".split()  # noqa: SIM905
@@ -358,12 +360,7 @@ def bulk_copy(
 ) -> None:
     """Copy the template problem set ``total_sets - 1`` times with new ids and new texts."""
     db = sqlite3.connect(db_path, isolation_level=None)
-    for pragma in (
-        "journal_mode=WAL",
-        "foreign_keys=ON",
-        "busy_timeout=5000",
-        "synchronous=NORMAL",
-    ):
+    for pragma in PRAGMAS:
         db.execute(f"PRAGMA {pragma}")
     ps = Table(db, "problem_sets", "id = ?", (template_id,))
     steps = Table(db, "steps", "problem_set_id = ? ORDER BY position", (template_id,))
@@ -588,7 +585,7 @@ def make(
     max_step = db.execute("SELECT max(id) FROM steps").fetchone()[0]
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    self_check(settings, world.project_id, sorted({1, max_step // 2, max_step}))
+    self_check(settings, world.project_id, sorted({1, max(1, max_step // 2), max_step}))
     world.items, world.problem_sets = items, sets
     (data_dir / WORLD_FILE).write_text(json.dumps(asdict(world), indent=2))
     size = db_path.stat().st_size
