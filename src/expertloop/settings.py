@@ -172,6 +172,19 @@ class Settings(BaseSettings):
         description="Largest import upload in bytes; a bigger one is refused with 413 before "
         "it is read whole.",
     )
+    webhooks_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=20,
+        description="Attempts a webhook delivery gets before it is marked failed (retried after "
+        "10 s, 1 min, 5 min, 30 min, 2 h, 5 h, then every 10 h).",
+    )
+    webhooks_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="Seconds a webhook receiver has to answer one delivery attempt.",
+    )
 
     @field_validator("private_endpoint_networks")
     @classmethod
