@@ -59,7 +59,26 @@ def seed_accepted(*, session: Session) -> bool:
         return False
     if not review_access.is_reviewer:
         return False
-    ps = _work(session=session, author=author, project_id=project.id, endpoint=endpoints[0])
+    write_accepted(
+        session=session,
+        author=author,
+        reviewer=reviewer,
+        project_id=project.id,
+        endpoint=endpoints[0],
+    )
+    return True
+
+
+def write_accepted(
+    *, session: Session, author: User, reviewer: User, project_id: int, endpoint: ModelEndpoint
+) -> ProblemSet:
+    """Write the cash-flow problem set as ``author`` and accept it as ``reviewer``.
+
+    The author must be staffed on the project, ``endpoint`` one of its target models, the
+    reviewer a reviewer (or lead) of the project, and the project's taxonomy must hold the
+    categories used (the defaults do).
+    """
+    ps = _work(session=session, author=author, project_id=project_id, endpoint=endpoint)
     loaded = access.problem_set(session=session, actor=reviewer, problem_set_id=ps.id)
     status.transition(session=session, loaded=loaded, action=status.Action.start_review)
     status.transition(
@@ -68,7 +87,7 @@ def seed_accepted(*, session: Session) -> bool:
         action=status.Action.accept,
         comment=cash_problem().review_comment,
     )
-    return True
+    return ps
 
 
 def _score(
