@@ -256,9 +256,9 @@ def test_files_outside_the_manifest_are_never_served(  # type: ignore[no-untyped
     base = f"{API}/snapshots/{snap['id']}/files"
     for path in (
         "extra.txt",
-        "../s1/manifest.json",
+        "%2e%2e/s1/manifest.json",
         "%2e%2e/%2e%2e/outside.txt",
-        "data/../manifest.json",
+        "data/%2e%2e/manifest.json",
         "..%2F..%2F..%2Foutside.txt",
         "%2Fetc%2Fpasswd",
         "/etc/passwd",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import db, jobs, models, payouts, projects, rates, users
+from expertloop.cli import db, jobs, models, payouts, projects, rates, snapshots, users
 from expertloop.cli.demo import demo
 from expertloop.cli.serve import serve
 
@@ -24,6 +24,7 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(payouts.app, name="payouts")
 app.add_typer(rates.app, name="rates")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(snapshots.app, name="snapshots")
 
 
 def main() -> None:

@@ -35,6 +35,9 @@ class _Sink:
     def flush(self) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
     def drain(self) -> bytes:
         data = b"".join(self._parts)
         self._parts.clear()
@@ -57,7 +60,7 @@ def iter_zip(download: Download, *, chunk: int = CHUNK) -> Iterator[bytes]:
     """Yield a zip of the snapshot's files (deflated), under ``<stem>/``."""
     sink = _Sink()
     when = _zip_time(download.created_at)
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in download.names:
             path = download.file(name)
             info = zipfile.ZipInfo(f"{download.filename_stem}/{name}", date_time=when)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertloop.datasets import import_tasks as datasets_import_tasks
+from expertloop.datasets import tasks as datasets_tasks
 from expertloop.jobs.queue import JobQueue
 from expertloop.jobs.runner import Handler
 from expertloop.llm.hub import ModelHub
@@ -22,6 +23,7 @@ def job_handlers() -> dict[str, Handler]:
     """Return every job kind the platform runs, mapped to its handler."""
     handlers: dict[str, Handler] = {}
     handlers.update(datasets_import_tasks.IMPORT_HANDLERS)
+    handlers.update(datasets_tasks.HANDLERS)
     handlers.update(payments_tasks.HANDLERS)
     return handlers
 
@@ -29,6 +31,7 @@ def job_handlers() -> dict[str, Handler]:
 def periodic_chores() -> dict[str, Callable[[JobQueue], object]]:
     """Return the chores the job consumer runs every minute, by name."""
     chores: dict[str, Callable[[JobQueue], object]] = {}
+    chores.update(datasets_tasks.CHORES)
     return chores
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from expertloop.web.api import (
     audit,
     auth,
+    datasets,
     imports,
     jobs,
     models,
@@ -33,6 +34,7 @@ RESOURCES = (
     step_runs,
     payments,
     jobs,
+    datasets,
     imports,
     audit,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -14,7 +14,9 @@ from expertloop.web.deps import DB, AppSettings, CurrentUser, Jobs, Paging
 
 router = APIRouter(tags=["datasets"], responses=ERRORS)
 
-NOT_READY = {409: {"model": ErrorOut, "description": "The snapshot is not ready (yet)"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "The snapshot is not ready (yet)"}
+}
 MEDIA_TYPES = {
     ".jsonl": "application/x-ndjson",
     ".json": "application/json",

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from expertloop.web.pages import (
     account,
     auth,
+    datasets,
     home,
     jobs,
     models,
@@ -30,6 +31,7 @@ PAGES = (
     spend,
     team,
     jobs,
+    datasets,
 )
 
 

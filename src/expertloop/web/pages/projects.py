@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import OrganisationKind, Role
 from expertloop.accounts.policies import is_operator
+from expertloop.datasets import policies as dataset_policies
 from expertloop.errors import PermissionDenied, ValidationFailed
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm import runs as runs_uc
@@ -118,6 +119,7 @@ def project_detail(request: Request, project_id: int, user: CurrentUser, db: DB)
             else []
         ),
         "can_run": targets.can_run(db, user, project),
+        "can_datasets": dataset_policies.can_use_snapshots(user, project),
         "runs": runs_uc.list_runs(
             session=db,
             project_id=project.id,
