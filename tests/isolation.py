@@ -321,4 +321,5 @@ def _payments_pages(w: World) -> list[Probe]:
 
 # Each area's cases, builders and state readers (kept apart so that areas do not collide).
 from tests import isolation_jobs  # noqa: E402, F401
+from tests import isolation_batchjobs  # noqa: E402, F401
 from tests import isolation_datasets  # noqa: E402, F401

@@ -229,3 +229,11 @@ class DiffOut(BaseModel):
     ops: list[list[str]]
     added: int
     removed: int
+
+
+class RunAllIn(BaseModel):
+    endpoint_ids: list[int] | None = Field(
+        default=None,
+        max_length=50,
+        description="Target models to run on (default: every target model of the project).",
+    )
