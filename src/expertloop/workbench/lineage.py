@@ -416,7 +416,7 @@ def _runs(
         return out
     rows = session.execute(
         select(
-            StepRun.id,
+            StepRun.id.label("step_run_id"),
             StepRun.revision_id,
             StepRun.endpoint_id,
             StepRun.chained,
@@ -463,7 +463,7 @@ def _revision(
     for r in runs:
         if kept is not None and r["endpoint_id"] not in kept:
             continue
-        scored = results.get(r["id"], {})
+        scored = results.get(r["step_run_id"], {})
         params = dict(r["params"] or {})
         messages = tuple(dict(m) for m in r["messages"] or [])
         system = params.get("system_prompt")
@@ -471,7 +471,7 @@ def _revision(
             system = messages[0].get("content")
         run_lines.append(
             RunLine(
-                step_run_id=r["id"],
+                step_run_id=r["step_run_id"],
                 endpoint_id=r["endpoint_id"],
                 endpoint_name=r["endpoint_name"],
                 provider=r["provider"],
@@ -487,8 +487,8 @@ def _revision(
                 rubric=tuple(
                     CriterionResult(i, c, scored.get(i)) for i, c in enumerate(rev.rubric)
                 ),
-                annotations=tuple(a for a in notes if a.step_run_id == r["id"]),
-                passing=r["id"] == state.passing_step_run_id,
+                annotations=tuple(a for a in notes if a.step_run_id == r["step_run_id"]),
+                passing=r["step_run_id"] == state.passing_step_run_id,
             )
         )
     return RevisionLine(
