@@ -17,6 +17,7 @@ from expertloop.jobs.runner import Handler
 from expertloop.llm.hub import ModelHub
 from expertloop.payments import tasks as payments_tasks
 from expertloop.settings import Settings
+from expertloop.workbench import batch_runs as workbench_batch_runs
 
 
 def job_handlers() -> dict[str, Handler]:
@@ -25,6 +26,7 @@ def job_handlers() -> dict[str, Handler]:
     handlers.update(datasets_import_tasks.IMPORT_HANDLERS)
     handlers.update(datasets_tasks.HANDLERS)
     handlers.update(payments_tasks.HANDLERS)
+    handlers.update(workbench_batch_runs.HANDLERS)
     return handlers
 
 

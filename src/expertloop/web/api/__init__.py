@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from expertloop.web.api import (
     audit,
     auth,
+    batch_runs,
     datasets,
     imports,
     jobs,
@@ -32,6 +33,7 @@ RESOURCES = (
     runs,
     problem_sets,
     step_runs,
+    batch_runs,
     payments,
     jobs,
     datasets,

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from expertloop.web.pages import (
     account,
     auth,
+    batch_runs,
     datasets,
     home,
     jobs,
@@ -25,6 +26,7 @@ PAGES = (
     staff,
     models,
     workbench,
+    batch_runs,
     earner,
     payroll,
     project_pay,
