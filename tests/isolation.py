@@ -323,3 +323,4 @@ def _payments_pages(w: World) -> list[Probe]:
 from tests import isolation_jobs  # noqa: E402, F401
 from tests import isolation_batchjobs  # noqa: E402, F401
 from tests import isolation_datasets  # noqa: E402, F401
+from tests import isolation_webhooks  # noqa: E402, F401

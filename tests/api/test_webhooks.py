@@ -227,8 +227,7 @@ def _accepted_problem_set(login_as, world: World) -> int:  # type: ignore[no-unt
     pid = r.json()["id"]
     step = author.post(f"{API}/problem-sets/{pid}/steps", json={"prompt": "Q?"}).json()
     assert (
-        author.put(f"{API}/steps/{step['id']}/ideal-answer", json={"text": "A."}).status_code
-        == 200
+        author.put(f"{API}/steps/{step['id']}/ideal-answer", json={"text": "A."}).status_code == 200
     )
     assert author.post(f"{API}/problem-sets/{pid}/transitions/submit", json={}).status_code == 200
     r = reviewer.post(f"{API}/problem-sets/{pid}/transitions/accept", json={})
@@ -394,7 +393,9 @@ def test_who_manages_webhooks(login_as, world: World, db: Session, receiver: Rec
     assert r.status_code == 422
 
 
-def test_change_and_remove_a_webhook(login_as, world: World, db: Session, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_change_and_remove_a_webhook(
+    login_as, world: World, db: Session, receiver: Receiver
+) -> None:  # type: ignore[no-untyped-def]
     api = login_as(world.client_a)
     hook = create(api, receiver.url, ["job.failed"])
     url = f"{API}/webhooks/{hook['id']}"
@@ -423,3 +424,61 @@ def test_change_and_remove_a_webhook(login_as, world: World, db: Session, receiv
     assert kinds == ["webhooks.deleted", "webhooks.updated", "webhooks.created"]
     created = events.recent(session=db, kind="webhooks.created")[0]
     assert created.subject_id == str(hook["id"]) and created.organisation_id == world.org_a.id
+
+
+def test_pages_register_show_the_secret_once_and_keep_the_log(  # type: ignore[no-untyped-def]
+    login_as, world: World, db: Session, receiver: Receiver
+) -> None:
+    api = login_as(world.client_a)
+    page = api.get("/webhooks")
+    assert page.status_code == 200 and "No webhooks yet" in page.text
+    assert 'href="/webhooks"' in page.text  # in the navigation
+    r = api.post(
+        "/webhooks",
+        data={
+            "csrf_token": api.csrf,
+            "url": receiver.url,
+            "events": ["snapshot.ready", "job.failed"],
+            "description": "Pipeline",
+        },
+    )
+    assert r.status_code == 200, r.text
+    secret = r.text.split('data-testid="secret"')[0].rsplit('value="', 1)[1].split('"')[0]
+    assert secret.startswith("whsec_")
+    [hook] = api.get(f"{API}/webhooks").json()["items"]
+    assert hook["events"] == ["snapshot.ready", "job.failed"]
+    assert secret not in api.get("/webhooks").text
+
+    receiver.statuses = [502]
+    snapshot_ready(db, world)
+    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+    detail = api.get(f"/webhooks/{hook['id']}")
+    assert detail.status_code == 200
+    assert "snapshot.ready" in detail.text and "pending" in detail.text and "502" in detail.text
+    assert "Redeliver" in detail.text and secret not in detail.text
+    [d] = deliveries_of(api, hook["id"])
+    r = api.post(
+        f"/webhooks/deliveries/{d['id']}/redeliver",
+        data={"csrf_token": api.csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/webhooks/{hook['id']}"
+    [d] = deliveries_of(api, hook["id"])
+    assert (d["status"], d["attempts"]) == ("delivered", 2)
+
+    # A refused URL shows the form again with the reason.
+    r = api.post(
+        "/webhooks",
+        data={"csrf_token": api.csrf, "url": "http://169.254.169.254/", "events": ["job.failed"]},
+    )
+    assert r.status_code == 422 and "not allowed" in r.text
+
+    # Pause, resume, delete.
+    r = api.post(f"/webhooks/{hook['id']}/active", data={"csrf_token": api.csrf, "active": "false"})
+    assert api.get(f"{API}/webhooks/{hook['id']}").json()["active"] is False
+    r = api.post(f"/webhooks/{hook['id']}/delete", data={"csrf_token": api.csrf})
+    assert api.get(f"{API}/webhooks/{hook['id']}").status_code == 404
+
+    # Operators register for an organisation they choose.
+    operator = login_as(world.operator)
+    assert "Choose a client organisation" in operator.get("/webhooks").text

@@ -33,6 +33,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Models", "/models"),
         NavItem("Payroll", "/payroll"),
         NavItem("Jobs", "/jobs"),
+        NavItem("Webhooks", "/webhooks"),
         NavItem("Audit log", "/audit"),
     ),
     Role.client: (
@@ -40,6 +41,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Projects", "/projects"),
         NavItem("Spend", "/spend"),
         NavItem("Jobs", "/jobs"),
+        NavItem("Webhooks", "/webhooks"),
     ),
     Role.expert: (
         NavItem("Home", "/"),

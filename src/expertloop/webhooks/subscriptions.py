@@ -249,3 +249,12 @@ def delete(
     )
     session.delete(sub)
     session.flush()
+
+
+def client_organisations(*, session: Session, actor: User) -> list[Organisation]:
+    """Return the organisations the actor may register webhooks for (forms)."""
+    if is_operator(actor):
+        query = select(Organisation).where(Organisation.kind == OrganisationKind.client)
+    else:
+        query = select(Organisation).where(Organisation.id == actor.organisation_id)
+    return list(session.scalars(query.order_by(Organisation.name)))

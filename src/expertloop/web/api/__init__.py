@@ -20,6 +20,7 @@ from expertloop.web.api import (
     step_runs,
     tokens,
     users,
+    webhooks,
 )
 
 PREFIX = "/api/v1"
@@ -38,6 +39,7 @@ RESOURCES = (
     jobs,
     datasets,
     imports,
+    webhooks,
     audit,
 )
 

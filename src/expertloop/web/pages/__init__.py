@@ -14,6 +14,7 @@ from expertloop.web.pages import (
     models,
     projects,
     staff,
+    webhooks,
     workbench,
 )
 from expertloop.web.pages.pay import earner, payroll, project_pay, spend, team
@@ -34,6 +35,7 @@ PAGES = (
     team,
     jobs,
     datasets,
+    webhooks,
 )
 
 
