@@ -1,28 +1,25 @@
-"""Read seed files (JSONL, CSV, Parquet, Label Studio JSON) record by record and check each one.
+"""Read seed files (JSONL, CSV, Parquet, Label Studio JSON) record by record.
 
 Each reader streams its file and yields ``(line, fields)`` for a record or a ``RowError`` for a
-record it cannot read; ``to_seed`` turns a record's fields into the columns of a ``Seed`` or
-says, field by field, what is wrong. ``line`` is the 1-based line for JSONL and CSV (for CSV the
-physical line where the record starts), the row number for Parquet and the task number for a
-Label Studio export.
+record it cannot read (``import_checks.to_seed`` then checks the fields). ``line`` is the 1-based
+line for JSONL and CSV (for CSV the physical line where the record starts), the row number for
+Parquet and the task number for a Label Studio export.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
 import json
-import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import IO, Any
 
 import ijson
+import orjson
 import pyarrow.parquet as pq
 
 from expertloop.errors import ValidationFailed
@@ -38,25 +35,15 @@ EXTENSIONS = {
 
 MAX_LINE_BYTES = 1024 * 1024  # one JSONL line or Label Studio task
 MAX_COLUMNS = 200  # CSV and Parquet columns, and fields of one record
-MAX_TITLE = 300
-MAX_TEXT = 100_000
-MAX_PROMPTS = 50
-MAX_EXTERNAL_ID = 200
-MAX_DOMAIN = 100
-TITLE_FROM_PROMPT = 80
 PARQUET_BATCH_ROWS = 5_000
 # A Parquet file's columns are compressed: refuse one that would unpack to more than this many
 # times the upload limit (the same guard as refusing gzip uploads: no decompression bombs).
 PARQUET_MAX_EXPANSION = 8
 
-TEXT_FIELDS = ("title", "statement", "context", "domain")
-KNOWN_FIELDS = frozenset({*TEXT_FIELDS, "prompt", "prompts", "id", "external_id"})
-LIMITS = {"title": MAX_TITLE, "statement": MAX_TEXT, "context": MAX_TEXT, "domain": MAX_DOMAIN}
 
 # Control characters other than tab and newline, and lone surrogates (not encodable as UTF-8;
 # PostgreSQL refuses NUL and both).
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_SPACES = re.compile(r"\s+")
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 COMPRESSED_MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -85,7 +72,7 @@ class RowError:
         return {"line": self.line, "field": self.field, "message": self.message}
 
 
-Record = tuple[int, dict[str, Any]]
+Record = tuple[int, dict[str, Any]]  # (line, fields)
 
 
 def accepted_formats() -> str:
@@ -116,7 +103,7 @@ def resolve_format(filename: str, fmt: str | None) -> str:
 def safe_filename(filename: str) -> str:
     """Return the last component of an uploaded name, for display only (never used as a path)."""
     name = re.split(r"[/\\]", filename or "")[-1]
-    name = _FORBIDDEN.sub("", name).strip()
+    name = FORBIDDEN.sub("", name).strip()
     return name[:255]
 
 
@@ -170,10 +157,7 @@ def read_jsonl(path: Path) -> Iterator[Record | RowError]:
             if not raw.strip():
                 continue
             try:
-                value = json.loads(raw)
-            except UnicodeDecodeError:
-                yield RowError(line, "", "The line is not valid UTF-8.")
-                continue
+                value = orjson.loads(raw)
             except ValueError as exc:
                 yield RowError(line, "", f"The line is not valid JSON ({_json_reason(exc)}).")
                 continue
@@ -336,152 +320,3 @@ def _task_fields(task: Any) -> dict[str, Any] | str:
     if "external_id" not in fields and "id" not in fields and task.get("id") is not None:
         fields["external_id"] = task["id"]
     return fields
-
-
-# --- One record to one seed --------------------------------------------------------------------
-
-
-def _text(value: Any, field: str, line: int, errors: list[RowError]) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        errors.append(RowError(line, field, "Must be text."))
-        return ""
-    text: str = value
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    bad = _FORBIDDEN.search(text)
-    if bad and "\ud800" <= bad.group() <= "\udfff":
-        errors.append(RowError(line, field, "Holds an unpaired surrogate: not valid Unicode text."))
-        return ""
-    if bad:
-        errors.append(
-            RowError(
-                line,
-                field,
-                f"Holds the control character U+{ord(bad.group()):04X} at position "
-                f"{bad.start() + 1}; only tab and newline are allowed.",
-            )
-        )
-        return ""
-    return text
-
-
-def _prompts(
-    fields: Mapping[str, Any], line: int, errors: list[RowError], *, csv_cell: bool
-) -> list[str]:
-    one, many = fields.get("prompt"), fields.get("prompts")
-    if one not in (None, "") and many not in (None, "", []):
-        errors.append(RowError(line, "prompts", "Give prompt or prompts, not both."))
-        return []
-    if one not in (None, ""):
-        many = [one]
-        field = "prompt"
-    else:
-        field = "prompts"
-    if many in (None, ""):
-        return []
-    if csv_cell and isinstance(many, str):
-        try:
-            many = json.loads(many)
-        except ValueError:
-            errors.append(
-                RowError(line, "prompts", 'In CSV, prompts is a JSON list: ["first", "second"].')
-            )
-            return []
-    if not isinstance(many, list):
-        errors.append(RowError(line, field, "Must be a list of prompts (text)."))
-        return []
-    if len(many) > MAX_PROMPTS:
-        errors.append(
-            RowError(line, field, f"Has {len(many)} prompts; at most {MAX_PROMPTS} are accepted.")
-        )
-        return []
-    prompts: list[str] = []
-    for number, item in enumerate(many, start=1):
-        where = field if field == "prompt" else f"prompts[{number}]"
-        before = len(errors)
-        text = _text(item, where, line, errors)
-        if len(errors) > before:
-            continue
-        if not text.strip():
-            errors.append(RowError(line, where, "The prompt is empty."))
-        elif len(text) > MAX_TEXT:
-            errors.append(RowError(line, where, f"Is longer than {MAX_TEXT:,} characters."))
-        else:
-            prompts.append(text)
-    return prompts
-
-
-def _external_id(fields: Mapping[str, Any], line: int, errors: list[RowError]) -> str:
-    key = "external_id" if fields.get("external_id") not in (None, "") else "id"
-    value = fields.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        errors.append(RowError(line, key, "Must be text or a whole number."))
-        return ""
-    value = _text(str(value), key, line, errors).strip()
-    if len(value) > MAX_EXTERNAL_ID:
-        errors.append(RowError(line, key, f"Is longer than {MAX_EXTERNAL_ID} characters."))
-        return ""
-    return value
-
-
-def _jsonable(value: Any, field: str, line: int, errors: list[RowError]) -> Any:
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        errors.append(RowError(line, field, "Numbers must be finite."))
-        return None
-    if isinstance(value, str):
-        return _text(value, field, line, errors)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [_jsonable(v, field, line, errors) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, field, line, errors) for k, v in value.items()}
-    errors.append(RowError(line, field, f"Values of type {type(value).__name__} are not accepted."))
-    return None
-
-
-def to_seed(
-    line: int, fields: Mapping[str, Any], *, csv_cells: bool = False
-) -> tuple[dict[str, Any] | None, list[RowError]]:
-    """Return a seed's columns from one record's fields, or the errors that refuse it."""
-    errors: list[RowError] = []
-    if len(fields) > MAX_COLUMNS:
-        return None, [RowError(line, "", f"The record has more than {MAX_COLUMNS} fields.")]
-    seed: dict[str, Any] = {"line": line}
-    for name in TEXT_FIELDS:
-        before = len(errors)
-        value = _text(fields.get(name), name, line, errors)
-        if len(errors) > before:
-            continue
-        if name in ("title", "domain"):
-            value = value.strip()
-        if len(value) > LIMITS[name]:
-            errors.append(RowError(line, name, f"Is longer than {LIMITS[name]:,} characters."))
-        seed[name] = value
-    seed["prompts"] = _prompts(fields, line, errors, csv_cell=csv_cells)
-    seed["external_id"] = _external_id(fields, line, errors)
-    if not seed.get("title") and not any(e.field == "title" for e in errors):
-        if seed["prompts"]:
-            seed["title"] = _SPACES.sub(" ", seed["prompts"][0]).strip()[:TITLE_FROM_PROMPT]
-        elif not any(e.field.startswith("prompt") for e in errors):
-            errors.append(
-                RowError(line, "title", "A seed needs a title, or a prompt to take one from.")
-            )
-    extra: dict[str, Any] = {}
-    for key, value in fields.items():
-        if key not in KNOWN_FIELDS:
-            extra[str(key)] = _jsonable(value, str(key), line, errors)
-    seed["extra"] = extra
-    if errors:
-        return None, errors
-    return seed, []

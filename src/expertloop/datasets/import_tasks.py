@@ -1,24 +1,28 @@
 """The ``datasets.import_seeds`` job: check every record of an upload, then import all or none.
 
-Two passes over the file. The first reads and checks every record and collects the errors
-(line, field, message), reporting progress. Only when no record failed does the second read the
-file again and insert every seed in one transaction (bulk inserts of ``CHUNK`` rows), which also
-marks the import ``imported``: a crash mid-insert leaves nothing, and a redo of an import already
-``imported`` does nothing. No progress is written during the insert: on SQLite the insert holds
-the database's only write lock.
+First every record is read and checked, the errors (line, field, message) collected and progress
+reported; the checked seeds are spooled beside the upload meanwhile, so the file is parsed once.
+Only when no record failed are the spooled seeds inserted, in one transaction (chunks of
+``CHUNK`` rows) that also marks the import ``imported``: a crash mid-insert leaves nothing, and a
+redo of an import already ``imported`` does nothing. No progress is written during the insert:
+on SQLite the insert holds the database's only write lock.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import marshal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from expertloop.datasets import events
-from expertloop.datasets.import_parsers import RowError, read_records, to_seed
+from expertloop.datasets.import_checks import to_seed
+from expertloop.datasets.import_parsers import RowError, read_records
 from expertloop.datasets.imports import JOB_KIND, MAX_STORED_ERRORS, UPLOADS
 from expertloop.datasets.models import ImportStatus, Seed, SeedImport
 from expertloop.errors import ExpertLoopError, NotFound, ValidationFailed
@@ -31,6 +35,29 @@ log = logging.getLogger("expertloop.datasets")
 
 CHUNK = 5_000
 PROGRESS_EVERY = 2_000
+SPOOL_SUFFIX = ".rows"
+_COLUMNS = (
+    "project_id",
+    "import_id",
+    "line",
+    "external_id",
+    "title",
+    "statement",
+    "context",
+    "domain",
+    "prompts",
+    "extra",
+)
+# Placeholders by DB-API paramstyle (SQLite: qmark, psycopg: pyformat); others go through the ORM.
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits from a Label Studio export
+        return _json_text(value)
 
 
 def _locked(session: Session, import_id: int) -> SeedImport:
@@ -92,51 +119,87 @@ def _fail(
         )
 
 
-def _validate(
-    ctx: JobContext, path: Path, fmt: str, max_bytes: int
+def _values(seed: dict[str, Any]) -> tuple[Any, ...]:
+    extra = seed["extra"]
+    return (
+        seed["line"],
+        seed["external_id"],
+        seed["title"],
+        seed["statement"],
+        seed["context"],
+        seed["domain"],
+        _dumps(seed["prompts"]),
+        _dumps(extra) if extra else "{}",
+    )
+
+
+def _check(
+    ctx: JobContext, path: Path, fmt: str, max_bytes: int, spool: Path
 ) -> tuple[int, list[RowError], int]:
-    """Read every record; return (records, first errors, number of errors)."""
+    """Read and check every record; return (records, first errors, number of errors).
+
+    While no record has failed, the checked seeds are spooled (marshal, in chunks) for the
+    insert, so that the file is parsed once.
+    """
     csv_cells = fmt == "csv"
-    rows = 0
+    rows = reported = error_count = 0
     errors: list[RowError] = []
-    error_count = 0
-    for item in read_records(path, fmt, max_bytes=max_bytes):
-        if isinstance(item, RowError):
-            found = [item]
-        else:
-            rows += 1
-            _seed, found = to_seed(item[0], item[1], csv_cells=csv_cells)
-        if found:
-            error_count += len(found)
-            room = MAX_STORED_ERRORS - len(errors)
-            if room > 0:
-                errors.extend(found[:room])
-        if rows % PROGRESS_EVERY == 0:
-            ctx.progress(rows, None, f"checked {rows:,} records, {error_count:,} errors")
+    batch: list[tuple[Any, ...]] = []
+    with spool.open("wb") as out:
+        for item in read_records(path, fmt, max_bytes=max_bytes):
+            if isinstance(item, RowError):
+                found = [item]
+            else:
+                rows += 1
+                seed, found = to_seed(item[0], item[1], csv_cells=csv_cells)
+                if seed is not None and not error_count:
+                    batch.append(_values(seed))
+                    if len(batch) >= CHUNK:
+                        marshal.dump(batch, out)
+                        batch = []
+            if found:
+                error_count += len(found)
+                room = MAX_STORED_ERRORS - len(errors)
+                if room > 0:
+                    errors.extend(found[:room])
+            if rows - reported >= PROGRESS_EVERY:
+                reported = rows
+                ctx.progress(rows, None, f"checked {rows:,} records, {error_count:,} errors")
+        if batch and not error_count:
+            marshal.dump(batch, out)
     return rows, errors, error_count
 
 
-def _insert_all(session: Session, row: SeedImport, path: Path, max_bytes: int) -> int:
-    csv_cells = row.format == "csv"
-    common = {"project_id": row.project_id, "import_id": row.id}
-    batch: list[dict[str, Any]] = []
+def _insert_spooled(session: Session, row: SeedImport, spool: Path) -> int:
+    """Insert the spooled seeds in chunks, on the caller's transaction; return how many."""
+    connection = session.connection()
+    marker = _MARKERS.get(connection.dialect.paramstyle)
     count = 0
-    for item in read_records(path, row.format, max_bytes=max_bytes):
-        if isinstance(item, RowError):
-            raise ValidationFailed(f"Line {item.line} changed between the two readings.")
-        seed, found = to_seed(item[0], item[1], csv_cells=csv_cells)
-        if seed is None:
-            raise ValidationFailed(f"Line {found[0].line} changed between the two readings.")
-        seed.update(common)
-        batch.append(seed)
-        if len(batch) >= CHUNK:
-            session.execute(insert(Seed), batch)
+    with spool.open("rb") as source:
+        while True:
+            try:
+                batch: list[tuple[Any, ...]] = marshal.load(source)  # noqa: S302 (our own spool)
+            except EOFError:
+                return count
             count += len(batch)
-            batch = []
-    if batch:
-        session.execute(insert(Seed), batch)
-        count += len(batch)
-    return count
+            if marker is None:
+                session.execute(insert(Seed), [_as_dict(row, values) for values in batch])
+                continue
+            # Straight to the driver's executemany: the values are checked and the JSON is
+            # already text, and the ORM's per-row work would cost more than the insert itself.
+            columns = ", ".join(_COLUMNS)
+            marks = ", ".join([marker] * len(_COLUMNS))
+            connection.exec_driver_sql(
+                f"INSERT INTO {Seed.__tablename__} ({columns}) VALUES ({marks})",  # noqa: S608
+                [(row.project_id, row.id, *values) for values in batch],
+            )
+
+
+def _as_dict(row: SeedImport, values: tuple[Any, ...]) -> dict[str, Any]:
+    seed = dict(zip(_COLUMNS, (row.project_id, row.id, *values), strict=True))
+    seed["prompts"] = json.loads(seed["prompts"])
+    seed["extra"] = json.loads(seed["extra"])
+    return seed
 
 
 def import_seeds(ctx: JobContext) -> dict[str, Any]:
@@ -149,25 +212,43 @@ def import_seeds(ctx: JobContext) -> dict[str, Any]:
             # A redo of a finished import (at-least-once delivery): nothing more to do.
             return _result(row)
         row.status = ImportStatus.validating
-        fmt, project_id, upload_path = row.format, row.project_id, row.upload_path
+        fmt, upload_path = row.format, row.upload_path
     try:
         path = _upload_file(settings, upload_path)
-        rows, errors, error_count = _validate(ctx, path, fmt, settings.import_max_bytes)
+    except ValidationFailed as exc:
+        _no_verdict(ctx, import_id, exc.message)
+        raise
+    spool = path.with_suffix(SPOOL_SUFFIX)
+    try:
+        return _check_and_insert(ctx, import_id, path, fmt, spool, settings.import_max_bytes)
+    finally:
+        _remove(spool)
+
+
+def _no_verdict(ctx: JobContext, import_id: int, message: str) -> None:
+    # error_count stays 0 (no record was judged): uploading the same file again retries.
+    _fail(
+        ctx,
+        import_id,
+        errors=[{"line": 0, "field": "", "message": message}],
+        error_count=0,
+        rows_total=0,
+        message=message,
+    )
+
+
+def _check_and_insert(
+    ctx: JobContext, import_id: int, path: Path, fmt: str, spool: Path, max_bytes: int
+) -> dict[str, Any]:
+    try:
+        rows, errors, error_count = _check(ctx, path, fmt, max_bytes, spool)
     except (JobCancelledError, ExpertLoopError) as exc:
-        # No verdict on the records (error_count stays 0): uploading the file again retries.
-        message = "Cancelled." if isinstance(exc, JobCancelledError) else exc.message
-        _fail(
-            ctx,
-            import_id,
-            errors=[{"line": 0, "field": "", "message": message}],
-            error_count=0,
-            rows_total=0,
-            message=message,
+        _no_verdict(
+            ctx, import_id, "Cancelled." if isinstance(exc, JobCancelledError) else exc.message
         )
         raise
     if rows == 0 and not errors:
-        errors = [RowError(0, "", "The file holds no records.")]
-        error_count = 1
+        errors, error_count = [RowError(0, "", "The file holds no records.")], 1
     if errors:
         first = errors[0]
         where = f"line {first.line}" if first.line else "the file"
@@ -191,7 +272,7 @@ def import_seeds(ctx: JobContext) -> dict[str, Any]:
         row = _locked(session, import_id)
         if row.status == ImportStatus.imported:
             return _result(row)
-        count = _insert_all(session, row, path, settings.import_max_bytes)
+        count = _insert_spooled(session, row, spool)
         row.status = ImportStatus.imported
         row.rows_total = rows
         row.rows_imported = count
@@ -204,7 +285,7 @@ def import_seeds(ctx: JobContext) -> dict[str, Any]:
                 organisation_id=row.organisation_id,
                 subject_type="seed_import",
                 subject_id=str(row.id),
-                project_id=project_id,
+                project_id=row.project_id,
                 import_id=row.id,
                 rows=count,
             ),
