@@ -103,16 +103,20 @@ def sha256_of(path: Path) -> str:
 
 
 def manifest_files(folder: Path) -> list[SnapshotFile]:
-    """Return the files ``manifest.json`` in ``folder`` lists (none when it lists none)."""
+    """Return the files ``manifest.json`` in ``folder`` lists with their hashes (and its card)."""
     manifest = folder / "manifest.json"
     if not manifest.is_file():
         raise IntegrityError(f"{folder} has no manifest.json.")
     data = json.loads(manifest.read_text(encoding="utf-8"))
-    listed = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return []
+    listed = data.get("files")
     if isinstance(listed, dict):  # {path: {sha256, bytes, ...}}
         listed = [{"path": p, **v} for p, v in listed.items() if isinstance(v, dict)]
     if not isinstance(listed, list):
-        return []
+        listed = []
+    if isinstance(data.get("card"), dict):  # the dataset card (README.md) is hashed too
+        listed = [*listed, data["card"]]
     return [
         SnapshotFile.model_validate(item)
         for item in listed

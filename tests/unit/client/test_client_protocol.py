@@ -224,6 +224,14 @@ def test_a_snapshot_zip_unpacks_and_its_files_are_checked(tmp_path: Path) -> Non
     assert (folder / "data/errors/train.jsonl").read_bytes() == data
 
 
+def test_the_dataset_card_is_checked_against_the_manifest_too(tmp_path: Path) -> None:
+    card = _listed("README.md", b"# the card")
+    manifest = json.dumps({"files": [], "card": card.model_dump()}).encode()
+    zipped = _zip(tmp_path, {"s1/manifest.json": manifest, "s1/README.md": b"# a forged card"})
+    with pytest.raises(IntegrityError, match=r"README\.md"):
+        archive.unpack_and_verify(zipped, tmp_path / "out", [])
+
+
 def test_a_file_that_differs_from_the_manifest_is_refused_and_removed(tmp_path: Path) -> None:
     listed = [_listed("data/a.jsonl", b"right\n")]
     manifest = json.dumps({"files": [f.model_dump() for f in listed]}).encode()
