@@ -35,6 +35,8 @@ _PLAIN = (str, int, float, bool, type(None))
 
 def _quick(line: int, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     """Return the seed of a plain, valid record, or None to take the careful path."""
+    if len(fields) > MAX_COLUMNS:
+        return None
     get = fields.get
     title, statement = get("title", ""), get("statement", "")
     context, domain = get("context", ""), get("domain", "")
@@ -224,6 +226,13 @@ def to_seed(
     quick = _quick(line, plain) if plain is not None else None
     if quick is not None:
         return quick, []
+    return careful_seed(line, fields, csv_cells=csv_cells)
+
+
+def careful_seed(
+    line: int, fields: Mapping[str, Any], *, csv_cells: bool = False
+) -> tuple[dict[str, Any] | None, list[RowError]]:
+    """Check every field one by one, normalising line ends; name each field at fault."""
     errors: list[RowError] = []
     if len(fields) > MAX_COLUMNS:
         return None, [RowError(line, "", f"The record has more than {MAX_COLUMNS} fields.")]

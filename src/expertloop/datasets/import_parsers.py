@@ -180,7 +180,7 @@ def read_csv(path: Path) -> Iterator[Record | RowError]:
     """Yield one record per CSV row after the header; empty cells count as absent."""
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="", errors="strict")
-        reader = csv.reader(text)
+        reader = csv.reader(text, strict=True)
         try:
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as exc:
