@@ -325,3 +325,4 @@ from tests import isolation_batchjobs  # noqa: E402, F401
 from tests import isolation_datasets  # noqa: E402, F401
 from tests import isolation_webhooks  # noqa: E402, F401
 from tests import isolation_exports  # noqa: E402, F401
+from tests import isolation_imports  # noqa: E402, F401

@@ -503,3 +503,98 @@ def test_import_is_idempotent_when_its_job_is_delivered_again(  # type: ignore[n
     db.expire_all()
     row = db.get(SeedImport, result["id"])
     assert row is not None and row.status == ImportStatus.imported
+
+
+# --- Pages ---------------------------------------------------------------------------------------
+
+
+def page_upload(api, project_id: int, body: bytes, filename: str, **form: str):  # type: ignore[no-untyped-def]
+    """Post the page's multipart form (CSRF token in the form, as a browser sends it)."""
+    return api.client.post(
+        f"/projects/{project_id}/imports",
+        data={"csrf_token": api.csrf, **form},
+        files={"file": (filename, body, "application/octet-stream")},
+        follow_redirects=False,
+    )
+
+
+def test_import_page_uploads_and_shows_line_numbered_errors(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
+    api = login_as(world.client_a)
+    page = api.get(f"/projects/{world.project_a.id}/imports")
+    assert page.status_code == 200 and "No imports yet" in page.text
+    bad = b'title,prompts\nGood,"[""a""]"\nBad,not-json\n'
+    r = page_upload(api, world.project_a.id, bad, "seeds.csv")
+    assert (
+        r.status_code == 303 and r.headers["location"] == f"/projects/{world.project_a.id}/imports"
+    )
+    page = api.get(f"/projects/{world.project_a.id}/imports").text
+    assert 'data-status="failed"' in page and "<td>3</td><td><code>prompts</code></td>" in page
+    good = b'title,prompts\nGood,"[""a""]"\n'
+    assert page_upload(api, world.project_a.id, good, "seeds.csv").status_code == 303
+    listed = api.get(f"{API}/projects/{world.project_a.id}/imports").json()["items"]
+    assert [i["status"] for i in listed] == ["imported", "failed"]
+    card = api.get(f"/imports/{listed[0]['id']}/card")
+    assert card.status_code == 200 and "1 seed imported" in card.text and "hx-get" not in card.text
+    assert (
+        f'href="/projects/{world.project_a.id}/imports"'
+        in api.get(f"/projects/{world.project_a.id}").text
+    )
+
+
+def test_import_page_explains_a_refusal(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
+    api = login_as(world.client_a)
+    r = page_upload(api, world.project_a.id, b"\x1f\x8b\x08\x00\x00\x00\x00", "seeds.jsonl")
+    assert r.status_code == 422 and "gzip-compressed" in r.text
+    r = page_upload(api, world.project_a.id, b"x", "seeds.xlsx")
+    assert r.status_code == 422 and "label_studio" in r.text
+
+
+def test_import_page_post_needs_the_csrf_token(login_as, world: World, db: Session) -> None:  # type: ignore[no-untyped-def]
+    api = login_as(world.client_a)
+    r = api.client.post(
+        f"/projects/{world.project_a.id}/imports",
+        data={"csrf_token": "forged"},
+        files={"file": ("s.jsonl", jsonl(problems(1)), "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert db.scalar(select(func.count(SeedImport.id))) == 0
+
+
+def test_import_page_refuses_an_oversized_form_before_parsing(
+    small_limit_client, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    _app, client, cfg = small_limit_client
+    api = ApiClient(client, world.client_a)
+    r = page_upload(api, world.project_a.id, b'{"title": "x"}\n' * 10_000, "s.jsonl")
+    assert r.status_code == 413
+    assert list((cfg.data_dir / "uploads").glob("*")) == []
+
+
+def test_import_page_is_not_for_experts(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
+    expert = login_as(world.expert_a)
+    assert expert.get(f"/projects/{world.project_a.id}/imports").status_code == 404
+    r = page_upload(expert, world.project_a.id, jsonl(problems(1)), "s.jsonl")
+    assert r.status_code == 404
+    assert 'data-testid="imports-link"' not in expert.get(f"/projects/{world.project_a.id}").text
+
+
+def test_experts_pick_up_seeds_from_the_problem_sets_page(
+    login_as, world: World, db: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = login_as(world.client_a)
+    imported(client, upload(client, world.project_a.id, jsonl(problems(2)), "s.jsonl"))
+    assert "Seeds to pick up" not in client.get(f"/projects/{world.project_a.id}/problem-sets").text
+    expert = login_as(world.expert_a)
+    page = expert.get(f"/projects/{world.project_a.id}/problem-sets").text
+    assert "Seeds to pick up" in page and "Budget problem 1" in page
+    seed_id = expert.get(f"{API}/projects/{world.project_a.id}/seeds").json()["items"][0]["id"]
+    r = expert.client.post(
+        f"/seeds/{seed_id}/pick-up", data={"csrf_token": expert.csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/problem-sets/")
+    assert "Budget problem 1" in expert.get(r.headers["location"]).text
+    page = expert.get(f"/projects/{world.project_a.id}/problem-sets").text
+    assert "Budget problem 2" in page and "(1)" in page
+    again = expert.client.post(f"/seeds/{seed_id}/pick-up", data={"csrf_token": expert.csrf})
+    assert again.status_code == 409

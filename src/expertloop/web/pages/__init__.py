@@ -10,6 +10,7 @@ from expertloop.web.pages import (
     batch_runs,
     datasets,
     home,
+    imports,
     jobs,
     models,
     projects,
@@ -35,6 +36,7 @@ PAGES = (
     team,
     jobs,
     datasets,
+    imports,
     webhooks,
 )
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from expertloop.datasets import seeds as seeds_uc
 from expertloop.errors import ExpertLoopError, ValidationFailed
 from expertloop.llm.models import ModelEndpoint
 from expertloop.projects import targets
@@ -79,11 +80,14 @@ def problem_set_list(
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
+    seeds, seeds_total = seeds_uc.to_pick_up(session=db, actor=user, project=access.project)
     return render(
         request,
         "workbench/list.html",
         {
             "project": access.project,
+            "seeds": seeds,
+            "seeds_total": seeds_total,
             "problem_sets": rows,
             "total": total,
             "page": page,
