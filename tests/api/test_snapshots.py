@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from expertloop.datasets import snapshots, tasks
-from expertloop.datasets.models import Snapshot, SnapshotStatus
+from expertloop.datasets.models import Snapshot
 from expertloop.errors import ValidationFailed
 from expertloop.events import AuditLog
 from expertloop.jobs.models import Job, JobStatus
@@ -169,24 +169,44 @@ def test_client_creates_numbered_snapshots_that_download_with_matching_hashes(  
         select(AuditLog).where(AuditLog.kind == "datasets.snapshot_ready").order_by(AuditLog.id)
     ).all()
     assert [(e.subject_type, e.subject_id, e.organisation_id, e.data) for e in ready] == [
-        ("snapshot", str(snap["id"]), world.org_a.id, {"project_id": world.project_a.id, "number": 1}),
-        ("snapshot", str(second["id"]), world.org_a.id, {"project_id": world.project_a.id, "number": 2}),
+        (
+            "snapshot",
+            str(snap["id"]),
+            world.org_a.id,
+            {"project_id": world.project_a.id, "number": 1},
+        ),
+        (
+            "snapshot",
+            str(second["id"]),
+            world.org_a.id,
+            {"project_id": world.project_a.id, "number": 2},
+        ),
     ]
 
 
 def test_the_same_snapshot_rebuilt_gives_the_same_bytes(  # type: ignore[no-untyped-def]
-    login_as, world: World, db: Session, accepted: list[int], settings: Settings, tmp_path: Path, app
+    login_as,
+    world: World,
+    db: Session,
+    accepted: list[int],
+    settings: Settings,
+    tmp_path: Path,
+    app,
 ) -> None:
     snap = ready_snapshot(login_as(world.operator), world.project_a.id)
     folder = settings.resolved_snapshots_dir() / f"p{world.project_a.id}" / "s1"
-    original = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    original = {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
     assert "manifest.json" in original and "README.md" in original
 
     row = db.get(Snapshot, snap["id"])
     assert row is not None
     again = tmp_path / "again"
     result = tasks.write_snapshot(session=db, snapshot=row, settings=settings, out_dir=again)
-    rebuilt = {p.relative_to(again).as_posix(): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    rebuilt = {
+        p.relative_to(again).as_posix(): p.read_bytes() for p in again.rglob("*") if p.is_file()
+    }
     assert sorted(rebuilt) == sorted(original)
     for path, content in original.items():
         assert rebuilt[path] == content, path
@@ -209,7 +229,10 @@ def test_the_same_snapshot_rebuilt_gives_the_same_bytes(  # type: ignore[no-unty
     db.expire_all()
     assert {p: (folder / p).stat().st_mtime_ns for p in original} == stamp
     assert db.get(Snapshot, snap["id"]).manifest == snap["manifest"]  # type: ignore[union-attr]
-    assert len(db.scalars(select(AuditLog).where(AuditLog.kind == "datasets.snapshot_ready")).all()) == 1
+    assert (
+        len(db.scalars(select(AuditLog).where(AuditLog.kind == "datasets.snapshot_ready")).all())
+        == 1
+    )
 
 
 def test_only_operators_and_the_projects_clients_see_snapshots(  # type: ignore[no-untyped-def]
@@ -316,7 +339,7 @@ def test_a_snapshot_not_ready_is_not_downloaded(  # type: ignore[no-untyped-def]
             "Snapshot 1 is building; it can be downloaded once ready."
         )
     page = client.get(f"/projects/{world.project_a.id}/datasets")
-    assert 'hx-get="/projects/%d/datasets/1/row"' % world.project_a.id in page.text
+    assert f'hx-get="/projects/{world.project_a.id}/datasets/1/row"' in page.text
     assert f'href="/jobs/{row.job_id}"' in page.text
 
     # A worker killed mid-build left a temporary folder; the redo removes it and builds.
@@ -424,10 +447,16 @@ def test_pages_datasets_tab_snapshot_page_and_the_projects_link(  # type: ignore
         data={"csrf_token": client.csrf, "test_percent": "20", "domain": "", "accepted_from": ""},
         follow_redirects=False,
     )
-    assert made.status_code == 303 and made.headers["location"] == f"/projects/{p}/datasets#snapshot-1"
+    assert (
+        made.status_code == 303 and made.headers["location"] == f"/projects/{p}/datasets#snapshot-1"
+    )
     bad = client.post(
         f"/projects/{p}/datasets",
-        data={"csrf_token": client.csrf, "accepted_from": "2026-05-01", "accepted_to": "2026-01-01"},
+        data={
+            "csrf_token": client.csrf,
+            "accepted_from": "2026-05-01",
+            "accepted_to": "2026-01-01",
+        },
     )
     assert bad.status_code == 422 and "after" in bad.text
     tab = client.get(f"/projects/{p}/datasets").text

@@ -28,7 +28,7 @@ def test_client_creates_a_snapshot_sees_it_ready_and_downloads_the_zip(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
     page.get_by_role("link", name=STAFFED_PROJECT).first.click()
     page.wait_for_url(re.compile(r"/projects/\d+$"))
-    page.get_by_role("link", name="Datasets").click()
+    page.get_by_test_id("datasets-link").click()
     page.wait_for_url(re.compile(r"/projects/\d+/datasets$"))
     expect(page.get_by_role("heading", name=re.compile("^Datasets"))).to_be_visible()
     rows = page.get_by_test_id("snapshot-row")
