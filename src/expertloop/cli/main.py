@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import db, jobs, models, payouts, projects, rates, snapshots, users
+from expertloop.cli import db, imports, jobs, models, payouts, projects, rates, snapshots, users
 from expertloop.cli.demo import demo
 from expertloop.cli.serve import serve
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("demo")(demo)
 app.command("worker")(jobs.worker)
+app.command("import")(imports.import_cmd)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(models.app, name="models")
