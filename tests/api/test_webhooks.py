@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
@@ -22,10 +23,12 @@ from expertloop.errors import ValidationFailed
 from expertloop.events import emit
 from expertloop.jobs import records
 from expertloop.types import utcnow
+from expertloop.web.app import create_app
 from expertloop.webhooks import outbox, tasks
 from expertloop.webhooks.delivery import RETRY_DELAYS
 from expertloop.webhooks.models import WebhookAttempt, WebhookDelivery
 from expertloop.webhooks.subscriptions import new_secret
+from tests.conftest import ApiClient, database_url, make_settings
 from tests.factories import World
 from tests.webhook_receiver import Receiver, running_receiver
 
@@ -345,11 +348,6 @@ def test_internal_addresses_are_refused(login_as, world: World, url: str) -> Non
 def test_loopback_is_refused_unless_allowed(  # type: ignore[no-untyped-def]
     login_as, world: World, db_root, session_factory
 ) -> None:
-    from fastapi.testclient import TestClient
-
-    from expertloop.web.app import create_app
-    from tests.conftest import ApiClient, database_url, make_settings
-
     strict = make_settings(database_url(db_root), db_root, private_endpoint_networks=[])
     app = create_app(strict, session_factory=session_factory)
     with TestClient(app, base_url="http://testserver") as raw:
