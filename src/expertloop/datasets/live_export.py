@@ -25,6 +25,11 @@ from expertloop.errors import NotFound, ValidationFailed
 from expertloop.projects import projects as projects_uc
 from expertloop.workbench import lineage
 
+# Problem sets the read model loads per round of queries. Bigger rounds cost fewer queries (each
+# has a fixed cost: an IN list compiled, executed, its rows typed); 200 one-step problem sets
+# read ~1.5x as fast as 50 (bench/delivery_export.py) and the first one still comes quickly.
+CHUNK = 200
+
 
 @dataclass(frozen=True)
 class LiveExport:
@@ -91,7 +96,7 @@ def lines(*, session: Session, export: LiveExport) -> Iterator[bytes]:
     """Yield the export's rows as UTF-8 JSON lines, problem sets in id order."""
     ctx = FormatContext(pseudonym_key=export.pseudonym_key)
     problem_sets = lineage.accepted(
-        session=session, project_id=export.project_id, filters=export.filters
+        session=session, project_id=export.project_id, filters=export.filters, chunk_size=CHUNK
     )
     for problem_set in problem_sets:
         for row in export.format.rows(problem_set, ctx):
