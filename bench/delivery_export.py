@@ -54,6 +54,11 @@ from delivery_common import (
     wait_job,
 )
 
+from expertloop.datasets.formats import FORMATS, FormatContext
+from expertloop.datasets.writers import PairWriter
+from expertloop.db import make_engine, make_session_factory, read_transaction, upgrade
+from expertloop.workbench import lineage
+
 FORMAT = "openai-sft"
 
 # The columns of an openai-sft record of a plain (not chained) step, newest revision.
@@ -168,11 +173,6 @@ def snapshot_job(server: Server, world: delivery_data.World, timeout: float) -> 
 
 def per_format(data_dir: Path, world: delivery_data.World, limit: int) -> dict[str, Any]:
     """In-process: the read model alone, then each format's rows + writers on the same sets."""
-    from expertloop.datasets.formats import FORMATS, FormatContext
-    from expertloop.datasets.writers import PairWriter
-    from expertloop.db import make_engine, make_session_factory, read_transaction
-    from expertloop.workbench import lineage
-
     settings = delivery_data.bench_settings(data_dir)
     engine = make_engine(settings)
     factory = make_session_factory(engine)
@@ -192,6 +192,10 @@ def per_format(data_dir: Path, world: delivery_data.World, limit: int) -> dict[s
     ctx = FormatContext(pseudonym_key=b"bench")
     scratch = data_dir / "per-format"
     scratch.mkdir(exist_ok=True)
+    # Warm-up: the first Parquet writer of a process pays pyarrow's one-time set-up (~1 s).
+    with PairWriter(scratch / "warm-up", FORMATS[FORMAT].arrow_schema) as writer:
+        for row in FORMATS[FORMAT].rows(problem_sets[0], ctx):
+            writer.write(row)
     for name, fmt in FORMATS.items():
         t0 = time.perf_counter()
         rows = 0
@@ -220,7 +224,10 @@ def data_for(work: Path, n: int, steps_per_set: int, fresh: bool) -> tuple[Path,
     data_dir = work / f"n{n}-k{steps_per_set}"
     world_file = data_dir / delivery_data.WORLD_FILE
     if world_file.exists() and not fresh:
-        log(f"export N={n:,}: reusing {data_dir}")
+        log(f"export N={n:,}: reusing {data_dir} (migrated to the code's schema if behind)")
+        engine = make_engine(delivery_data.bench_settings(data_dir))
+        upgrade(engine)
+        engine.dispose()
         return data_dir, delivery_data.load_world(data_dir), 0.0
     shutil.rmtree(data_dir, ignore_errors=True)
     log(f"export N={n:,}: making the data in {data_dir}")
@@ -246,7 +253,9 @@ def run_size(n: int, a: argparse.Namespace) -> dict[str, Any]:
         log(f"export N={n:,}: live export over HTTP")
         res["live"] = live_export(server, world, a.format)
         ceilings.append(raw_ceiling(db_path, world.project_id, out))
-        if not a.no_snapshot:
+        if a.no_snapshot or (a.snapshot_max_items and n > a.snapshot_max_items):
+            log(f"export N={n:,}: snapshot job skipped (--no-snapshot / --snapshot-max-items)")
+        else:
             log(f"export N={n:,}: snapshot job")
             res["snapshot"] = snapshot_job(server, world, a.snapshot_timeout)
     out.unlink(missing_ok=True)
@@ -349,6 +358,12 @@ def main() -> None:
     p.add_argument("--fresh", action="store_true", help="make the data again")
     p.add_argument("--steps-per-set", type=int, default=1)
     p.add_argument("--no-snapshot", action="store_true", help="skip the snapshot job")
+    p.add_argument(
+        "--snapshot-max-items",
+        type=int,
+        default=0,
+        help="skip the snapshot job for sizes above this (0: never skip)",
+    )
     p.add_argument("--snapshot-timeout", type=float, default=3600)
     p.add_argument("--keep-snapshots", action="store_true", help="keep the built folders")
     p.add_argument(
