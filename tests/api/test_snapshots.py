@@ -482,3 +482,32 @@ def test_pages_datasets_tab_snapshot_page_and_the_projects_link(  # type: ignore
     assert client.get(f"/projects/{p}/datasets/9").status_code == 404
     status = client.get(f"/projects/{p}/datasets/1/status")
     assert status.status_code == 200 and status.headers.get("hx-refresh") == "true"
+
+
+def test_a_snapshot_whose_job_ended_without_it_is_failed_by_the_chore(  # type: ignore[no-untyped-def]
+    login_as, world: World, db: Session, accepted: list[int], app
+) -> None:
+    from expertloop.datasets.folder import SnapshotFilters
+
+    queue = _quiet_queue(app)
+    row = snapshots.create_snapshot(
+        session=db,
+        queue=queue,
+        actor=world.client_a,
+        project_id=world.project_a.id,
+        filters=SnapshotFilters(),
+    )
+    db.commit()
+    assert tasks.settle_orphans(queue) == []
+    # The reaper failed the job: its last worker died.
+    job = db.get(Job, row.job_id)
+    assert job is not None
+    job.status, job.error = JobStatus.failed, "The worker stopped during the last attempt."
+    db.commit()
+    assert tasks.settle_orphans(queue) == [row.id]
+    got = login_as(world.client_a).get(f"{API}/snapshots/{row.id}").json()
+    assert (got["status"], got["error"]) == (
+        "failed",
+        "The worker stopped during the last attempt.",
+    )
+    assert tasks.settle_orphans(queue) == []

@@ -132,6 +132,10 @@ def build_snapshot_job(ctx: JobContext) -> dict[str, Any]:
             )
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
+            if _is_ready(ctx, snapshot_id):
+                # An attempt taken for dead finished after all: keep its folder, drop ours.
+                shutil.rmtree(temp, ignore_errors=True)
+                return _mark_ready(ctx, snapshot_id, result)
             # A folder without a ready row is what a worker left that died after the rename
             # and before marking ready; nobody was ever served it.
             shutil.rmtree(final)
@@ -177,6 +181,12 @@ def _mark_ready(ctx: JobContext, snapshot_id: int, result: FolderResult) -> dict
             session=session,
         )
         return _result(snapshot)
+
+
+def _is_ready(ctx: JobContext, snapshot_id: int) -> bool:
+    with ctx.transaction() as session:
+        snapshot = session.get(Snapshot, snapshot_id)
+        return snapshot is not None and snapshot.status == SnapshotStatus.ready
 
 
 def _last_attempt(ctx: JobContext) -> bool:
