@@ -258,11 +258,21 @@ def _start_wave(ctx: JobContext, wave: list[Pair], state: _State) -> list[_Call]
     calls: list[_Call] = []
     try:
         for pair in wave:
-            if pair.key not in state.skipped and pair.key not in state.finished:
+            if pair.key in state.skipped or pair.key in state.finished:
+                continue
+            try:
                 with ctx.transaction() as session:
                     call = _start_pair(session, ctx, pair, state)
-                if call is not None:
-                    calls.append(call)
+            except ValidationFailed as exc:  # a chained step with no earlier answer, …
+                # (rolled back whole; no savepoint: a savepoint's release counts as a commit to
+                # after-commit listeners such as the job queue's.)
+                state.done.pop(pair.key, None)
+                state.skipped[pair.key] = f"Step {pair.number}: {exc.message}"
+                with ctx.transaction() as session:
+                    _save(session, ctx, state)
+                continue
+            if call is not None:
+                calls.append(call)
     except ExpertLoopError as exc:
         # No longer allowed (the account, the problem set's state): what this wave started
         # is not called, and says why.
@@ -287,26 +297,14 @@ def _start_pair(session: Session, ctx: JobContext, pair: Pair, state: _State) ->
     loaded = _load(session, int(ctx.payload["actor_id"]), int(ctx.payload["problem_set_id"]))
     step = session.get(Step, pair.step_id)
     revision = session.get(StepRevision, pair.revision_id)
-    call = None
     if step is None or revision is None:
-        state.skipped[pair.key] = f"Step {pair.number} was deleted."
-    else:
-        try:
-            with session.begin_nested():
-                started, run, endpoint = step_runs.start(
-                    session=session,
-                    loaded=loaded,
-                    step=step,
-                    revision=revision,
-                    endpoint_id=pair.endpoint_id,
-                )
-        except ValidationFailed as exc:  # a chained step with no earlier answer, …
-            state.skipped[pair.key] = f"Step {pair.number}: {exc.message}"
-        else:
-            state.done[pair.key] = started.id
-            call = _Call(pair.key, run.id, endpoint, llm_runs.request_of(run))
-    _save(session, ctx, state)
-    return call
+        raise ValidationFailed("the step was deleted.")
+    started, run, endpoint = step_runs.start(
+        session=session, loaded=loaded, step=step, revision=revision, endpoint_id=pair.endpoint_id
+    )
+    state.done[pair.key] = started.id
+    _save(session, ctx, state)  # in the run's own transaction: both or neither
+    return _Call(pair.key, run.id, endpoint, llm_runs.request_of(run))
 
 
 def _call_models(ctx: JobContext, hub: ModelHub, calls: list[_Call], state: _State) -> None:

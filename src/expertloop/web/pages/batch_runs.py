@@ -21,10 +21,10 @@ def run_all_steps(
     in_place = request.headers.get("HX-Request") == "true"
 
     try:
-        with db.begin_nested():
-            job = batch_runs.submit_run_all(
-                session=db, queue=jobs, actor=user, problem_set_id=problem_set_id
-            )
+        # No savepoint around it: the job is handed to the queue on the request's commit.
+        job = batch_runs.submit_run_all(
+            session=db, queue=jobs, actor=user, problem_set_id=problem_set_id
+        )
     except NotFound:
         raise
     except ExpertLoopError as exc:

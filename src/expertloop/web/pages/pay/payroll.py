@@ -402,17 +402,16 @@ def _submit_run(
     end: dt.date,
     key: str,
 ) -> Job:
-    return _attempt(
-        db,
-        lambda: payment_tasks.submit_run(
-            session=db,
-            queue=jobs,
-            actor=user,
-            period_start=start,
-            period_end=end,
-            idempotency_key=key,
-            default_margin_bp=settings.billing_margin_bp,
-        ),
+    # No savepoint (``_attempt``): the queue takes a savepoint's release for the commit that
+    # hands it the job. A refusal comes before anything is written.
+    return payment_tasks.submit_run(
+        session=db,
+        queue=jobs,
+        actor=user,
+        period_start=start,
+        period_end=end,
+        idempotency_key=key,
+        default_margin_bp=settings.billing_margin_bp,
     )
 
 
