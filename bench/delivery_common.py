@@ -199,15 +199,36 @@ def _time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def wait_job(http: httpx.Client, job_id: int, timeout: float, poll: float = 0.2) -> dict[str, Any]:
-    """Poll ``GET /api/v1/jobs/{id}`` until the job ends (or ``timeout`` s); return it."""
+def wait_job(
+    http: httpx.Client, job_id: int, timeout: float, poll: float = 0.2, stats: dict | None = None
+) -> dict[str, Any]:
+    """Poll ``GET /api/v1/jobs/{id}`` until the job ends (or ``timeout`` s); return it.
+
+    A poll that fails (a 5xx, e.g. a request that waited out SQLite's busy timeout) is counted
+    in ``stats`` and retried: what a client following the job would see.
+    """
     deadline = time.monotonic() + timeout
+    stats = stats if stats is not None else {}
+    stats.setdefault("polls", 0)
+    stats.setdefault("failed", 0)
+    stats.setdefault("slowest_s", 0.0)
+    stats.setdefault("errors", [])
     while True:
-        job: dict[str, Any] = http.get(f"/api/v1/jobs/{job_id}").raise_for_status().json()
-        if job["status"] in ("done", "failed", "cancelled"):
-            return job
+        t0 = time.perf_counter()
+        r = http.get(f"/api/v1/jobs/{job_id}")
+        took = time.perf_counter() - t0
+        stats["polls"] += 1
+        stats["slowest_s"] = round(max(stats["slowest_s"], took), 3)
+        if r.status_code >= 500:
+            stats["failed"] += 1
+            if len(stats["errors"]) < 3:
+                stats["errors"].append(f"{r.status_code} after {took:.1f} s: {r.text[:120]}")
+        else:
+            job: dict[str, Any] = r.raise_for_status().json()
+            if job["status"] in ("done", "failed", "cancelled"):
+                return job
         if time.monotonic() > deadline:
-            raise SystemExit(f"job {job_id} still {job['status']} after {timeout:.0f} s")
+            raise SystemExit(f"job {job_id} not finished after {timeout:.0f} s")
         time.sleep(poll)
 
 

@@ -85,7 +85,8 @@ def import_over_http(data_dir: Path, world: delivery_data.World, path: Path, n: 
             if r.status_code != 202:
                 raise SystemExit(f"import answered {r.status_code}: {r.text[:500]}")
             out = r.json()
-            job = wait_job(http, out["job_id"], timeout=3600)
+            polls: dict[str, Any] = {}
+            job = wait_job(http, out["job_id"], timeout=3600, stats=polls)
             seen_s = time.perf_counter() - t0
             imp = http.get(f"/api/v1/imports/{out['id']}").raise_for_status().json()
         hwm = rss.hwm_kb()
@@ -106,6 +107,7 @@ def import_over_http(data_dir: Path, world: delivery_data.World, path: Path, n: 
         "job_items_per_s": round(n / handler, 1),
         "server_peak_rss_mb": round(mb(rss.peak_kb), 1),
         "server_vmhwm_mb": round(mb(hwm), 1),
+        "job_polls": polls,
     }
 
 
@@ -136,6 +138,10 @@ def raw_ceiling(db_path: Path, jsonl: Path, n: int) -> dict:
     prompts_col = cols.index("prompts") - 1
     extra_col = cols.index("extra") - 1
     template = list(rows[0])
+    # Serialise JSON as the app stored it (compact or not), so the rows are the same rows.
+    sample = json.loads(template[extra_col])
+    compact = json.dumps(sample, ensure_ascii=False, separators=(",", ":")) == template[extra_col]
+    seps = (",", ":") if compact else (", ", ": ")
     marks = ", ".join("?" * (len(cols) - 1))
     out: dict[str, Any] = {}
     spaces = re.compile(r"\s+")
@@ -161,8 +167,10 @@ def raw_ceiling(db_path: Path, jsonl: Path, n: int) -> dict:
                     prompt = rec["prompt"]
                     row[line_col] = line_no
                     row[title_col] = spaces.sub(" ", prompt).strip()[:80]
-                    row[prompts_col] = json.dumps([prompt])
-                    row[extra_col] = json.dumps({"response": rec["response"]})
+                    row[prompts_col] = json.dumps([prompt], ensure_ascii=False, separators=seps)
+                    row[extra_col] = json.dumps(
+                        {"response": rec["response"]}, ensure_ascii=False, separators=seps
+                    )
                     batch.append(row)
             db.execute("BEGIN IMMEDIATE")
             db.executemany(insert, batch)
@@ -233,6 +241,11 @@ def report(res: dict) -> None:
     print(
         f"  server peak RSS: {h['server_peak_rss_mb']:.1f} MB sampled, "
         f"{h['server_vmhwm_mb']:.1f} MB VmHWM"
+    )
+    polls = h.get("job_polls", {})
+    print(
+        f"  job status polls (every 0.2 s) meanwhile: {polls.get('polls')}, slowest"
+        f" {polls.get('slowest_s')} s, failed {polls.get('failed')} {polls.get('errors') or ''}"
     )
     _row("raw sqlite3 insert (prepared rows)", raw["insert"]["seconds"], ceiling)
     _row(
