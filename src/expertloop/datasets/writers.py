@@ -8,19 +8,19 @@ explicit schema, fixed row groups, zstd at a fixed level and no wall-clock metad
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 10_000
 # A row group is also cut at this much JSON text, so wide rows (whole lineages) stay bounded.
-ROW_GROUP_BYTES = 32 * 1024 * 1024
+ROW_GROUP_BYTES = 8 * 1024 * 1024
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 3,
@@ -42,9 +42,18 @@ class FileStats:
     rows: int
 
 
+def json_bytes(row: dict[str, Any]) -> bytes:
+    """Return a row as one JSON line in UTF-8 (with its ``\\n``).
+
+    The bytes are those of ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))``,
+    written by orjson, several times faster.
+    """
+    return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+
+
 def json_line(row: dict[str, Any]) -> str:
     """Return a row as one JSON line (with its ``\\n``)."""
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    return json_bytes(row).decode("utf-8")
 
 
 def sha256_of(path: Path) -> str:
@@ -66,9 +75,8 @@ class JsonlWriter:
         self.rows = 0
         self.bytes = 0
 
-    def write_line(self, line: str) -> None:
-        """Append one already serialised line."""
-        data = line.encode("utf-8")
+    def write_line(self, data: bytes) -> None:
+        """Append one already serialised line (UTF-8, ending in a newline)."""
         self._file.write(data)
         self._digest.update(data)
         self.rows += 1
@@ -76,7 +84,7 @@ class JsonlWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row."""
-        self.write_line(json_line(row))
+        self.write_line(json_bytes(row))
 
     def close(self) -> FileStats:
         """Close the file and return its stats."""
@@ -141,7 +149,7 @@ class PairWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Add a row to both files."""
-        line = json_line(row)
+        line = json_bytes(row)
         self.parquet.write(row, len(line))
         self.jsonl.write_line(line)
 
@@ -177,7 +185,7 @@ def write_parquet(path: Path, schema: pa.Schema, rows: Iterable[dict[str, Any]])
     writer = ParquetWriter(path, schema)
     try:
         for row in rows:
-            writer.write(row, len(json_line(row)))
+            writer.write(row, len(json_bytes(row)))
     finally:
         stats = writer.close()
     return stats

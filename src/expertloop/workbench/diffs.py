@@ -35,6 +35,11 @@ def tokens(text: str) -> list[str]:
 
 def diff_words(before: str, after: str) -> list[Op]:
     """Return the operations turning ``before`` into ``after``, adjacent ones merged."""
+    if not before or not after or before == after:
+        # Nothing to align (all added, all removed or all kept): the same ops, found at once.
+        text = after or before
+        op = "=" if before == after else ("+" if after else "-")
+        return [(op, text)] if text else []
     a, b = tokens(before), tokens(after)
     ops: list[Op] = []
 

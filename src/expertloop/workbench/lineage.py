@@ -17,11 +17,15 @@ from sqlalchemy.orm import Session
 
 from expertloop.errors import ValidationFailed
 from expertloop.llm.models import ModelEndpoint, ModelRun
-from expertloop.workbench import assess, diffs, progress, taxonomy
+from expertloop.workbench import diffs, progress, taxonomy
 from expertloop.workbench.models import (
+    Annotation,
     IdealAnswer,
     Persona,
     ProblemSet,
+    RubricResult,
+    Severity,
+    Side,
     Status,
     Step,
     StepRevision,
@@ -31,6 +35,7 @@ from expertloop.workbench.models import (
 from expertloop.workbench.runs import chain_answer, chain_messages
 
 CHUNK = 50
+_Row = Any  # a result row of plain columns (attribute access by column name)
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,12 @@ class RevisionLine:
     prompt_annotations: tuple[AnnotationLine, ...]
     # The annotations (of any earlier revision of the step) that this revision answers.
     motivating: tuple[AnnotationLine, ...]
-    # Word diff from the previous revision's prompt (the first revision: from nothing).
-    prompt_diff: tuple[tuple[str, str], ...]
+    previous_prompt: str  # the previous revision's prompt ("" for the first)
+
+    @property
+    def prompt_diff(self) -> list[tuple[str, str]]:
+        """Return the word diff from the previous revision's prompt (computed when asked)."""
+        return diffs.diff_words(self.previous_prompt, self.prompt)
 
 
 @dataclass(frozen=True)
@@ -265,30 +274,44 @@ def _chunk(
     labels: dict[tuple[int, str], str],
     endpoints: dict[int, str],
 ) -> Iterator[ProblemSetLineage]:
-    problem_sets = list(
-        session.execute(
-            select(
-                ProblemSet.id,
-                ProblemSet.project_id,
-                ProblemSet.title,
-                ProblemSet.statement,
-                ProblemSet.context,
-                ProblemSet.persona,
-                ProblemSet.domain,
-                ProblemSet.author_id,
-                ProblemSet.accepted_at,
-            )
-            .where(ProblemSet.id.in_(ids))
-            .order_by(ProblemSet.id)
+    # Plain column rows on the session's connection, no ORM machinery: an export reads millions.
+    conn = session.connection()
+    problem_sets = conn.execute(
+        select(
+            ProblemSet.id,
+            ProblemSet.project_id,
+            ProblemSet.title,
+            ProblemSet.statement,
+            ProblemSet.context,
+            ProblemSet.persona,
+            ProblemSet.domain,
+            ProblemSet.author_id,
+            ProblemSet.accepted_at,
         )
-    )
-    steps = list(session.scalars(select(Step).where(Step.problem_set_id.in_(ids))))
+        .where(ProblemSet.id.in_(ids))
+        .order_by(ProblemSet.id)
+    ).all()
+    steps = conn.execute(
+        select(
+            Step.id, Step.problem_set_id, Step.parent_id, Step.position, Step.title, Step.chain
+        ).where(Step.problem_set_id.in_(ids))
+    ).all()
     step_ids = [s.id for s in steps]
-    states = progress.step_states(session=session, steps=steps)
-    revisions: dict[int, list[StepRevision]] = {}
+    revisions: dict[int, list[_Row]] = {}  # step id -> its revisions, oldest first
     if step_ids:
-        for rev in session.scalars(
-            select(StepRevision)
+        for rev in conn.execute(
+            select(
+                StepRevision.id,
+                StepRevision.step_id,
+                StepRevision.number,
+                StepRevision.prompt,
+                StepRevision.rubric,
+                StepRevision.reference,
+                StepRevision.reason,
+                StepRevision.motivated_by,
+                StepRevision.author_id,
+                StepRevision.created_at,
+            )
             .where(StepRevision.step_id.in_(step_ids))
             .order_by(StepRevision.step_id, StepRevision.number)
         ):
@@ -296,49 +319,36 @@ def _chunk(
     revision_ids = [r.id for revs in revisions.values() for r in revs]
     runs = _runs(session, revision_ids, endpoints)
     run_ids = [r["step_run_id"] for rs in runs.values() for r in rs]
-    results = assess.results_for(session=session, step_run_ids=run_ids)
-    annotations: dict[int, list[AnnotationLine]] = {}  # revision id -> its annotations
-    for a in assess.for_revisions(session=session, revision_ids=revision_ids):
-        annotations.setdefault(a.revision_id, []).append(
-            AnnotationLine(
-                id=a.id,
-                revision_id=a.revision_id,
-                step_run_id=a.step_run_id,
-                side=a.side.value,
-                start=a.start,
-                end=a.end,
-                quote=a.quote,
-                category=a.category,
-                category_label=labels.get((a.taxonomy_version, a.category), a.category),
-                severity=a.severity.value,
-                note=a.note,
-                taxonomy_version=a.taxonomy_version,
-                author_id=a.author_id,
-                created_at=a.created_at,
+    results: dict[int, dict[int, bool]] = {}
+    for chunk in _slices(run_ids):
+        for run_id, criterion, met in conn.execute(
+            select(RubricResult.step_run_id, RubricResult.criterion, RubricResult.met).where(
+                RubricResult.step_run_id.in_(chunk)
             )
-        )
-    ideals: dict[int, IdealLine] = {}
-    numbers = {r.id: r.number for revs in revisions.values() for r in revs}
-    if step_ids:
-        for row in session.execute(
-            select(
-                IdealAnswer.step_id,
-                IdealAnswer.text,
-                IdealAnswer.based_on_step_run_id,
-                IdealAnswer.revision_id,
-                IdealAnswer.diff,
-                IdealAnswer.author_id,
-            ).where(IdealAnswer.step_id.in_(step_ids))
         ):
-            ideals[row.step_id] = IdealLine(
-                text=row.text,
-                based_on_step_run_id=row.based_on_step_run_id,
-                revision_id=row.revision_id,
-                revision_number=numbers.get(row.revision_id) if row.revision_id else None,
-                diff=tuple((str(op), str(text)) for op, text in row.diff or []),
-                author_id=row.author_id,
-            )
-    by_ps: dict[int, list[Step]] = {}
+            results.setdefault(run_id, {})[criterion] = met
+    annotations = _annotations(session, revision_ids, labels)
+    ideals = _ideals(session, step_ids, revisions)
+    # The passing rule (workbench.progress) on the rows loaded here, every model's runs included.
+    latest = {step_id: revs[-1] for step_id, revs in revisions.items()}
+    blocking = {s.value for s in progress.BLOCKING}
+    passing = progress.choose_passing(
+        {r.id: len(r.rubric) for r in latest.values() if r.rubric},
+        [
+            (r["step_run_id"], rev.id)
+            for rev in latest.values()
+            for r in reversed(runs.get(rev.id, []))
+            if r["status"] == "ok"
+        ],
+        {run_id: {c for c, met in rs.items() if met} for run_id, rs in results.items()},
+        {
+            a.step_run_id
+            for notes in annotations.values()
+            for a in notes
+            if a.step_run_id is not None and a.severity in blocking
+        },
+    )
+    by_ps: dict[int, list[_Row]] = {}
     for s in steps:
         by_ps.setdefault(s.problem_set_id, []).append(s)
     kept = set(filters.endpoint_ids) if filters.endpoint_ids is not None else None
@@ -347,9 +357,15 @@ def _chunk(
         lines: list[StepLine] = []
         earlier: list[tuple[str, str | None, str | None]] = []
         for number, s in progress.outline(by_ps.get(ps.id, [])):
-            state = states[s.id]
             revs = revisions.get(s.id, [])
             ideal = ideals.get(s.id)
+            newest = revs[-1] if revs else None
+            passing_id = passing.get(newest.id) if newest is not None else None
+            state = progress.StepState(
+                revision_number=newest.number if newest is not None else None,
+                passing_step_run_id=passing_id,
+                has_ideal=progress.has_ideal(ideal.text if ideal is not None else None),
+            )
             by_id = {a.id: a for rev in revs for a in annotations.get(rev.id, [])}
             step_earlier: tuple[tuple[str, str | None, str | None], ...] = ()
             broken = False
@@ -371,16 +387,16 @@ def _chunk(
                             revs[i - 1].prompt if i else "",
                             runs.get(rev.id, []),
                             results,
-                            annotations,
+                            annotations.get(rev.id, []),
                             by_id,
-                            state,
+                            passing_id,
                             kept,
                         )
                         for i, rev in enumerate(revs)
                     ),
                     ideal=ideal,
                     passing=state.passing,
-                    passing_step_run_id=state.passing_step_run_id,
+                    passing_step_run_id=passing_id,
                     done=state.done,
                     earlier=step_earlier,
                     chain_broken=broken,
@@ -389,10 +405,9 @@ def _chunk(
             )
             # What this step adds to a later step's chain, from every model's runs.
             answer = chain_answer(
-                ideal.text if ideal is not None else None,
-                answers.get(state.passing_step_run_id or 0),
+                ideal.text if ideal is not None else None, answers.get(passing_id or 0)
             )
-            earlier.append((number, revs[-1].prompt if revs else None, answer))
+            earlier.append((number, newest.prompt if newest is not None else None, answer))
         yield ProblemSetLineage(
             id=ps.id,
             project_id=ps.project_id,
@@ -407,38 +422,114 @@ def _chunk(
         )
 
 
+def _slices(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
+    """Cut a long IN list (SQLite and PostgreSQL cap bound parameters)."""
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+_ANNOTATION_COLUMNS = (
+    *(Annotation.id, Annotation.revision_id, Annotation.step_run_id, Annotation.side),
+    *(Annotation.start, Annotation.end, Annotation.quote, Annotation.category),
+    *(Annotation.severity, Annotation.note, Annotation.taxonomy_version),
+    *(Annotation.author_id, Annotation.created_at),
+)
+
+
+def _annotations(
+    session: Session, revision_ids: list[int], labels: dict[tuple[int, str], str]
+) -> dict[int, list[AnnotationLine]]:
+    """Load the revisions' annotations (revision id -> them, in the order they were made)."""
+    out: dict[int, list[AnnotationLine]] = {}
+    conn = session.connection()
+    for chunk in _slices(revision_ids):
+        for a in conn.execute(
+            select(*_ANNOTATION_COLUMNS)
+            .where(Annotation.revision_id.in_(chunk))
+            .order_by(Annotation.id)
+        ):
+            out.setdefault(a.revision_id, []).append(
+                AnnotationLine(
+                    id=a.id,
+                    revision_id=a.revision_id,
+                    step_run_id=a.step_run_id,
+                    side=Side(a.side).value,
+                    start=a.start,
+                    end=a.end,
+                    quote=a.quote,
+                    category=a.category,
+                    category_label=labels.get((a.taxonomy_version, a.category), a.category),
+                    severity=Severity(a.severity).value,
+                    note=a.note,
+                    taxonomy_version=a.taxonomy_version,
+                    author_id=a.author_id,
+                    created_at=a.created_at,
+                )
+            )
+    return out
+
+
+def _ideals(
+    session: Session, step_ids: list[int], revisions: dict[int, list[_Row]]
+) -> dict[int, IdealLine]:
+    """Load the steps' ideal answers (step id -> it)."""
+    numbers = {r.id: r.number for revs in revisions.values() for r in revs}
+    out: dict[int, IdealLine] = {}
+    conn = session.connection()
+    for chunk in _slices(step_ids):
+        for row in conn.execute(
+            select(
+                IdealAnswer.step_id,
+                IdealAnswer.text,
+                IdealAnswer.based_on_step_run_id,
+                IdealAnswer.revision_id,
+                IdealAnswer.diff,
+                IdealAnswer.author_id,
+            ).where(IdealAnswer.step_id.in_(chunk))
+        ):
+            out[row.step_id] = IdealLine(
+                text=row.text,
+                based_on_step_run_id=row.based_on_step_run_id,
+                revision_id=row.revision_id,
+                revision_number=numbers.get(row.revision_id) if row.revision_id else None,
+                diff=tuple((str(op), str(text)) for op, text in row.diff or []),
+                author_id=row.author_id,
+            )
+    return out
+
+
 def _runs(
     session: Session, revision_ids: list[int], endpoints: dict[int, str]
 ) -> dict[int, list[dict[str, Any]]]:
     """Load the revisions' runs (every model: passing and chains need them all), oldest first."""
     out: dict[int, list[dict[str, Any]]] = {}
-    if not revision_ids:
-        return out
-    rows = session.execute(
-        select(
-            StepRun.id.label("step_run_id"),
-            StepRun.revision_id,
-            StepRun.endpoint_id,
-            StepRun.chained,
-            StepRun.created_at,
-            ModelRun.provider,
-            ModelRun.model_id,
-            ModelRun.status,
-            ModelRun.answer,
-            ModelRun.finish_reason,
-            ModelRun.params,
-            ModelRun.messages,
+    conn = session.connection()
+    for chunk in _slices(revision_ids):
+        rows = conn.execute(
+            select(
+                StepRun.id.label("step_run_id"),
+                StepRun.revision_id,
+                StepRun.endpoint_id,
+                StepRun.chained,
+                StepRun.created_at,
+                ModelRun.provider,
+                ModelRun.model_id,
+                ModelRun.status,
+                ModelRun.answer,
+                ModelRun.finish_reason,
+                ModelRun.params,
+                ModelRun.messages,
+            )
+            .join(ModelRun, ModelRun.id == StepRun.model_run_id)
+            .where(StepRun.revision_id.in_(chunk))
+            .order_by(StepRun.id)
+            .execution_options(yield_per=1000)
         )
-        .join(ModelRun, ModelRun.id == StepRun.model_run_id)
-        .where(StepRun.revision_id.in_(revision_ids))
-        .order_by(StepRun.id)
-        .execution_options(yield_per=1000)
-    )
-    for row in rows:
-        out.setdefault(row.revision_id, []).append(row._asdict())
+        for row in rows:
+            out.setdefault(row.revision_id, []).append(row._asdict())
     missing = {r["endpoint_id"] for rs in out.values() for r in rs} - endpoints.keys()
     if missing:
-        for endpoint_id, name in session.execute(
+        for endpoint_id, name in conn.execute(
             select(ModelEndpoint.id, ModelEndpoint.name).where(ModelEndpoint.id.in_(missing))
         ):
             endpoints[endpoint_id] = name
@@ -449,21 +540,22 @@ def _runs(
 
 
 def _revision(
-    rev: StepRevision,
+    rev: _Row,
     previous_prompt: str,
     runs: list[dict[str, Any]],
     results: dict[int, dict[int, bool]],
-    annotations: dict[int, list[AnnotationLine]],
+    notes: list[AnnotationLine],
     by_id: dict[int, AnnotationLine],
-    state: progress.StepState,
+    passing_id: int | None,
     kept: set[int] | None,
 ) -> RevisionLine:
-    notes = annotations.get(rev.id, [])
     run_lines = []
+    rubric = tuple(rev.rubric or [])
     for r in runs:
         if kept is not None and r["endpoint_id"] not in kept:
             continue
-        scored = results.get(r["step_run_id"], {})
+        run_id = r["step_run_id"]
+        scored = results.get(run_id, {})
         params = dict(r["params"] or {})
         messages = tuple(dict(m) for m in r["messages"] or [])
         system = params.get("system_prompt")
@@ -471,7 +563,7 @@ def _revision(
             system = messages[0].get("content")
         run_lines.append(
             RunLine(
-                step_run_id=r["step_run_id"],
+                step_run_id=run_id,
                 endpoint_id=r["endpoint_id"],
                 endpoint_name=r["endpoint_name"],
                 provider=r["provider"],
@@ -484,18 +576,16 @@ def _revision(
                 messages=messages,
                 chained=bool(r["chained"]),
                 created_at=r["created_at"],
-                rubric=tuple(
-                    CriterionResult(i, c, scored.get(i)) for i, c in enumerate(rev.rubric)
-                ),
-                annotations=tuple(a for a in notes if a.step_run_id == r["step_run_id"]),
-                passing=r["step_run_id"] == state.passing_step_run_id,
+                rubric=tuple(CriterionResult(i, c, scored.get(i)) for i, c in enumerate(rubric)),
+                annotations=tuple(a for a in notes if a.step_run_id == run_id),
+                passing=run_id == passing_id,
             )
         )
     return RevisionLine(
         id=rev.id,
         number=rev.number,
         prompt=rev.prompt,
-        rubric=tuple(rev.rubric),
+        rubric=rubric,
         reference=rev.reference,
         reason=rev.reason,
         motivated_by=tuple(rev.motivated_by or []),
@@ -504,7 +594,7 @@ def _revision(
         runs=tuple(run_lines),
         prompt_annotations=tuple(a for a in notes if a.step_run_id is None),
         motivating=tuple(by_id[i] for i in rev.motivated_by or [] if i in by_id),
-        prompt_diff=tuple(diffs.diff_words(previous_prompt, rev.prompt)),
+        previous_prompt=previous_prompt,
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,14 +52,28 @@ class StepState:
         return "not passing"
 
 
-def outline(steps: list[Step]) -> list[tuple[str, Step]]:
+class Node(Protocol):
+    """What ordering needs of a step (a ``Step`` row, or any row with these columns)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def parent_id(self) -> int | None: ...
+    @property
+    def position(self) -> int: ...
+
+
+N = TypeVar("N", bound=Node)
+
+
+def outline(steps: Sequence[N]) -> list[tuple[str, N]]:
     """Order steps as the problem set reads (parents, then their sub-steps) with their numbers."""
-    children: dict[int | None, list[Step]] = {}
+    children: dict[int | None, list[N]] = {}
     for s in steps:
         children.setdefault(s.parent_id, []).append(s)
     for group in children.values():
         group.sort(key=lambda s: (s.position, s.id))
-    result: list[tuple[str, Step]] = []
+    result: list[tuple[str, N]] = []
 
     def walk(parent: int | None, prefix: str) -> None:
         for index, s in enumerate(children.get(parent, []), start=1):
@@ -91,13 +108,13 @@ def passing_runs(*, session: Session, revisions: list[StepRevision]) -> dict[int
 
     The newest, so that chain mode carries the answer the expert most recently checked.
     """
-    by_id = {r.id: r for r in revisions if r.rubric}
-    if not by_id:
+    sizes = {r.id: len(r.rubric) for r in revisions if r.rubric}
+    if not sizes:
         return {}
     runs = session.execute(
         select(StepRun.id, StepRun.revision_id)
         .join(ModelRun, ModelRun.id == StepRun.model_run_id)
-        .where(StepRun.revision_id.in_(list(by_id)), ModelRun.status == "ok")
+        .where(StepRun.revision_id.in_(list(sizes)), ModelRun.status == "ok")
         .order_by(StepRun.id.desc())
     ).all()
     run_ids = [r.id for r in runs]
@@ -117,12 +134,35 @@ def passing_runs(*, session: Session, revisions: list[StepRevision]) -> dict[int
             )
         )
     )
+    return choose_passing(sizes, [(r.id, r.revision_id) for r in runs], met, faulty)
+
+
+def choose_passing(
+    rubric_sizes: dict[int, int],
+    finished: Iterable[tuple[int, int]],
+    met: dict[int, set[int]],
+    faulty: AbstractSet[int | None],
+) -> dict[int, int]:
+    """Apply the passing rule to loaded rows: map revision id to its newest passing step run.
+
+    ``rubric_sizes``: revision id -> number of criteria (a revision without any never passes);
+    ``finished``: (step run id, revision id) of the runs whose status is "ok", newest first;
+    ``met``: step run id -> criteria it meets; ``faulty``: step runs with a major or critical
+    fault. Readers that load these rows themselves (delivery) call this, not a copy of it.
+    """
     result_map: dict[int, int] = {}
-    for run_id, revision_id in runs:
-        needed = set(range(len(by_id[revision_id].rubric)))
-        if run_id not in faulty and needed <= met.get(run_id, set()):
-            result_map.setdefault(revision_id, run_id)
+    for run_id, revision_id in finished:
+        size = rubric_sizes.get(revision_id)
+        if not size or revision_id in result_map:
+            continue
+        if run_id not in faulty and set(range(size)) <= met.get(run_id, set()):
+            result_map[revision_id] = run_id
     return result_map
+
+
+def has_ideal(text: str | None) -> bool:
+    """Tell whether an ideal answer counts: a blank one is no answer."""
+    return text is not None and bool(text.strip())
 
 
 def step_states(*, session: Session, steps: list[Step]) -> dict[int, StepState]:
@@ -137,7 +177,7 @@ def step_states(*, session: Session, steps: list[Step]) -> dict[int, StepState]:
             for step_id, text in session.execute(
                 select(IdealAnswer.step_id, IdealAnswer.text).where(IdealAnswer.step_id.in_(ids))
             )
-            if text.strip()
+            if has_ideal(text)
         }
         if ids
         else set()

@@ -16,7 +16,7 @@ from expertloop.projects import targets
 from expertloop.workbench import events
 from expertloop.workbench.access import Loaded, ideal_answer
 from expertloop.workbench.models import Step, StepRevision, StepRun
-from expertloop.workbench.progress import latest_revisions, outline, passing_runs
+from expertloop.workbench.progress import has_ideal, latest_revisions, outline, passing_runs
 from expertloop.workbench.steps import touch
 
 
@@ -39,7 +39,7 @@ def chain_answer(ideal_text: str | None, passing_answer: str | None) -> str | No
 
     A blank ideal answer is no answer.
     """
-    if ideal_text is not None and ideal_text.strip():
+    if ideal_text is not None and has_ideal(ideal_text):
         return ideal_text
     return passing_answer
 

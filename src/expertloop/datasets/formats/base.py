@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -31,11 +31,15 @@ class FormatContext:
     """What every format may use besides the lineage: the snapshot's pseudonym key."""
 
     pseudonym_key: bytes
+    _pseudonyms: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def expert(self, user_id: int) -> str:
         """Return the expert's pseudonymous id in this snapshot (never their name or email)."""
-        digest = hmac.new(self.pseudonym_key, str(user_id).encode(), hashlib.sha256)
-        return digest.hexdigest()[:16]
+        found = self._pseudonyms.get(user_id)
+        if found is None:
+            digest = hmac.new(self.pseudonym_key, str(user_id).encode(), hashlib.sha256)
+            found = self._pseudonyms[user_id] = digest.hexdigest()[:16]
+        return found
 
 
 class ExportFormat(abc.ABC):
