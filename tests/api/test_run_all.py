@@ -5,22 +5,27 @@ and only the author may ask."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from expertloop.db import make_engine, make_session_factory, transaction, upgrade
 from expertloop.jobs.models import Job, JobStatus
 from expertloop.jobs.runner import JobContext
 from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.projects import targets
+from expertloop.web.app import create_app
 from expertloop.workbench import access as wb_access
 from expertloop.workbench import assess, batch_runs
 from expertloop.workbench.models import ProblemSet, Status, Step, StepRevision, StepRun
-from tests.factories import World, make_problem_set, make_step, scripted_target
+from tests.conftest import ApiClient, make_settings
+from tests.factories import World, make_problem_set, make_step, make_world, scripted_target
 
 CONTEXT = "Cash in bank: 700k. Monthly burn: 50k."
 IDEAL_1 = "Runway is 14 months."
@@ -317,3 +322,26 @@ def test_a_refusal_shows_in_place(  # type: ignore[no-untyped-def]
     assert 'data-testid="run-all-error"' in partial.text and "no target models" in partial.text
     plain = author.post(f"/problem-sets/{ps.id}/run-all", follow_redirects=False)
     assert plain.status_code == 422 and "no target models" in plain.text
+
+
+def test_on_a_database_file_the_job_runs_after_the_request_commits(tmp_path: Path) -> None:
+    """Separate connections, as in production (the other tests share one rolled-back one)."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'own.sqlite3'}", tmp_path)
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+        app = create_app(settings)
+        with transaction(make_session_factory(engine)) as db:
+            world = make_world(db)
+            _targets(db, app, world)
+            ps, _made = _steps(db, world)
+            ps_id = ps.id
+        with TestClient(app, base_url="http://testserver") as client:
+            author = ApiClient(client, world.expert_a)
+            partial = author.post(f"/problem-sets/{ps_id}/run-all", headers={"HX-Request": "true"})
+            assert partial.status_code == 200, partial.text
+            (job,) = author.get("/api/v1/jobs", params={"kind": batch_runs.KIND}).json()["items"]
+            assert job["status"] == "done", job
+            assert (job["result"]["runs"], job["result"]["ok"]) == (6, 6)
+    finally:
+        engine.dispose()
