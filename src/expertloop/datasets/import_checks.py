@@ -30,7 +30,7 @@ LIMITS = {"title": MAX_TITLE, "statement": MAX_TEXT, "context": MAX_TEXT, "domai
 _TEXT_CHECKS = tuple((name, LIMITS[name], name in ("title", "domain")) for name in TEXT_FIELDS)
 _search = FORBIDDEN.search
 _SPACES = re.compile(r"\s+")
-_PLAIN = (str, int, float, bool, type(None))
+_SCALARS = frozenset({int, bool, type(None)})
 
 
 def _quick(line: int, fields: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -42,7 +42,7 @@ def _quick(line: int, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     context, domain = get("context", ""), get("domain", "")
     one, many = get("prompt"), get("prompts")
     if one is not None:
-        if many is not None or one.__class__ is not str:
+        if many is not None:
             return None
         prompts = [one]
     elif many is None:
@@ -52,28 +52,30 @@ def _quick(line: int, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     else:
         return None
     external = get("external_id")
-    if external is None:
-        external = get("id")
-    if external is None:
-        external = ""
-    elif external.__class__ is int:
+    if external is None or external == "":
+        external = get("id", "")
+    if external.__class__ is int:
         external = str(external)
-    texts = [title, statement, context, domain, external, *prompts]
     extra: dict[str, Any] = {}
+    strings: list[str] = []
     if not KNOWN_FIELDS.issuperset(fields):
         for key, value in fields.items():
-            if key not in KNOWN_FIELDS:
-                if value.__class__ not in _PLAIN:
+            if key in KNOWN_FIELDS:
+                continue
+            kind = value.__class__
+            if kind is str:
+                strings.append(value)
+            elif kind is float:
+                if not math.isfinite(value):
                     return None
-                if value.__class__ is str:
-                    texts.append(value)
-                elif value.__class__ is float and not math.isfinite(value):
-                    return None
-                extra[key] = value
-    for text in texts:
-        if text.__class__ is not str:
-            return None
-    blob = "\n".join(texts)
+            elif kind not in _SCALARS:
+                return None
+            extra[key] = value
+    try:
+        # One join and one search for the whole record; a value that is not text fails the join.
+        blob = "\n".join((title, statement, context, domain, external, *prompts, *strings))
+    except TypeError:
+        return None
     if "\r" in blob or _search(blob) is not None:
         return None
     title, domain, external = title.strip(), domain.strip(), external.strip()
@@ -86,7 +88,7 @@ def _quick(line: int, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     ):
         return None
     for prompt in prompts:
-        if len(prompt) > MAX_TEXT or not prompt.strip():
+        if not prompt or prompt.isspace() or len(prompt) > MAX_TEXT:
             return None
     if not title:
         if not prompts:
@@ -98,7 +100,7 @@ def _quick(line: int, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         "statement": statement,
         "context": context,
         "domain": domain,
-        "prompts": list(prompts),
+        "prompts": prompts if many is None else list(prompts),
         "external_id": external,
         "extra": extra,
     }

@@ -154,7 +154,7 @@ def read_jsonl(path: Path) -> Iterator[Record | RowError]:
                 continue
             if line == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
-            if not raw.strip():
+            if raw.isspace():
                 continue
             try:
                 value = orjson.loads(raw)

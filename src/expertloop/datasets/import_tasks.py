@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import marshal
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from sqlalchemy import insert, select
@@ -119,43 +120,57 @@ def _fail(
         )
 
 
-def _values(seed: dict[str, Any]) -> tuple[Any, ...]:
-    extra = seed["extra"]
-    return (
-        seed["line"],
-        seed["external_id"],
-        seed["title"],
-        seed["statement"],
-        seed["context"],
-        seed["domain"],
-        _dumps(seed["prompts"]),
-        _dumps(extra) if extra else "{}",
-    )
+def _spool(out: BinaryIO, batch: list[tuple[Any, ...]]) -> None:
+    blob = marshal.dumps(batch)
+    out.write(len(blob).to_bytes(8, "little"))
+    out.write(blob)
+
+
+def _spooled(source: BinaryIO) -> Iterator[list[tuple[Any, ...]]]:
+    while head := source.read(8):
+        yield marshal.loads(source.read(int.from_bytes(head, "little")))  # noqa: S302 (ours)
 
 
 def _check(
-    ctx: JobContext, path: Path, fmt: str, max_bytes: int, spool: Path
+    ctx: JobContext, target: tuple[int, int], path: Path, fmt: str, max_bytes: int, spool: Path
 ) -> tuple[int, list[RowError], int]:
     """Read and check every record; return (records, first errors, number of errors).
 
-    While no record has failed, the checked seeds are spooled (marshal, in chunks) for the
-    insert, so that the file is parsed once.
+    While no record has failed, the checked seeds are spooled (marshal, in chunks, as the rows
+    to insert for ``target`` = (project id, import id)), so that the file is parsed once.
     """
+    project_id, import_id = target
     csv_cells = fmt == "csv"
     rows = reported = error_count = 0
     errors: list[RowError] = []
     batch: list[tuple[Any, ...]] = []
+    dumps = orjson.dumps
     with spool.open("wb") as out:
         for item in read_records(path, fmt, max_bytes=max_bytes):
             if isinstance(item, RowError):
                 found = [item]
             else:
                 rows += 1
-                seed, found = to_seed(item[0], item[1], csv_cells=csv_cells)
+                line, fields = item
+                seed, found = to_seed(line, fields, csv_cells=csv_cells)
                 if seed is not None and not error_count:
-                    batch.append(_values(seed))
+                    extra = seed["extra"]
+                    batch.append(
+                        (
+                            project_id,
+                            import_id,
+                            line,
+                            seed["external_id"],
+                            seed["title"],
+                            seed["statement"],
+                            seed["context"],
+                            seed["domain"],
+                            dumps(seed["prompts"]).decode(),
+                            _dumps(extra) if extra else "{}",
+                        )
+                    )
                     if len(batch) >= CHUNK:
-                        marshal.dump(batch, out)
+                        _spool(out, batch)
                         batch = []
             if found:
                 error_count += len(found)
@@ -166,37 +181,32 @@ def _check(
                 reported = rows
                 ctx.progress(rows, None, f"checked {rows:,} records, {error_count:,} errors")
         if batch and not error_count:
-            marshal.dump(batch, out)
+            _spool(out, batch)
     return rows, errors, error_count
 
 
-def _insert_spooled(session: Session, row: SeedImport, spool: Path) -> int:
+def _insert_spooled(session: Session, spool: Path) -> int:
     """Insert the spooled seeds in chunks, on the caller's transaction; return how many."""
     connection = session.connection()
     marker = _MARKERS.get(connection.dialect.paramstyle)
+    columns = ", ".join(_COLUMNS)
+    marks = ", ".join([marker or "?"] * len(_COLUMNS))
+    sql = f"INSERT INTO {Seed.__tablename__} ({columns}) VALUES ({marks})"  # noqa: S608
     count = 0
     with spool.open("rb") as source:
-        while True:
-            try:
-                batch: list[tuple[Any, ...]] = marshal.load(source)  # noqa: S302 (our own spool)
-            except EOFError:
-                return count
+        for batch in _spooled(source):
             count += len(batch)
             if marker is None:
-                session.execute(insert(Seed), [_as_dict(row, values) for values in batch])
-                continue
-            # Straight to the driver's executemany: the values are checked and the JSON is
-            # already text, and the ORM's per-row work would cost more than the insert itself.
-            columns = ", ".join(_COLUMNS)
-            marks = ", ".join([marker] * len(_COLUMNS))
-            connection.exec_driver_sql(
-                f"INSERT INTO {Seed.__tablename__} ({columns}) VALUES ({marks})",  # noqa: S608
-                [(row.project_id, row.id, *values) for values in batch],
-            )
+                session.execute(insert(Seed), [_as_dict(values) for values in batch])
+            else:
+                # Straight to the driver's executemany: the values are checked and the JSON is
+                # already text; the ORM's per-row work would cost more than the insert itself.
+                connection.exec_driver_sql(sql, batch)
+    return count
 
 
-def _as_dict(row: SeedImport, values: tuple[Any, ...]) -> dict[str, Any]:
-    seed = dict(zip(_COLUMNS, (row.project_id, row.id, *values), strict=True))
+def _as_dict(values: tuple[Any, ...]) -> dict[str, Any]:
+    seed = dict(zip(_COLUMNS, values, strict=True))
     seed["prompts"] = json.loads(seed["prompts"])
     seed["extra"] = json.loads(seed["extra"])
     return seed
@@ -212,7 +222,7 @@ def import_seeds(ctx: JobContext) -> dict[str, Any]:
             # A redo of a finished import (at-least-once delivery): nothing more to do.
             return _result(row)
         row.status = ImportStatus.validating
-        fmt, upload_path = row.format, row.upload_path
+        fmt, upload_path, target = row.format, row.upload_path, (row.project_id, row.id)
     try:
         path = _upload_file(settings, upload_path)
     except ValidationFailed as exc:
@@ -220,7 +230,7 @@ def import_seeds(ctx: JobContext) -> dict[str, Any]:
         raise
     spool = path.with_suffix(SPOOL_SUFFIX)
     try:
-        return _check_and_insert(ctx, import_id, path, fmt, spool, settings.import_max_bytes)
+        return _check_and_insert(ctx, target, path, fmt, spool, settings.import_max_bytes)
     finally:
         _remove(spool)
 
@@ -238,10 +248,11 @@ def _no_verdict(ctx: JobContext, import_id: int, message: str) -> None:
 
 
 def _check_and_insert(
-    ctx: JobContext, import_id: int, path: Path, fmt: str, spool: Path, max_bytes: int
+    ctx: JobContext, target: tuple[int, int], path: Path, fmt: str, spool: Path, max_bytes: int
 ) -> dict[str, Any]:
+    import_id = target[1]
     try:
-        rows, errors, error_count = _check(ctx, path, fmt, max_bytes, spool)
+        rows, errors, error_count = _check(ctx, target, path, fmt, max_bytes, spool)
     except (JobCancelledError, ExpertLoopError) as exc:
         _no_verdict(
             ctx, import_id, "Cancelled." if isinstance(exc, JobCancelledError) else exc.message
@@ -272,7 +283,7 @@ def _check_and_insert(
         row = _locked(session, import_id)
         if row.status == ImportStatus.imported:
             return _result(row)
-        count = _insert_spooled(session, row, spool)
+        count = _insert_spooled(session, spool)
         row.status = ImportStatus.imported
         row.rows_total = rows
         row.rows_imported = count
