@@ -277,19 +277,7 @@ def _chunk(
     # Plain column rows on the session's connection, no ORM machinery: an export reads millions.
     conn = session.connection()
     problem_sets = conn.execute(
-        select(
-            ProblemSet.id,
-            ProblemSet.project_id,
-            ProblemSet.title,
-            ProblemSet.statement,
-            ProblemSet.context,
-            ProblemSet.persona,
-            ProblemSet.domain,
-            ProblemSet.author_id,
-            ProblemSet.accepted_at,
-        )
-        .where(ProblemSet.id.in_(ids))
-        .order_by(ProblemSet.id)
+        select(*_PROBLEM_SET_COLUMNS).where(ProblemSet.id.in_(ids)).order_by(ProblemSet.id)
     ).all()
     steps = conn.execute(
         select(
@@ -300,18 +288,7 @@ def _chunk(
     revisions: dict[int, list[_Row]] = {}  # step id -> its revisions, oldest first
     if step_ids:
         for rev in conn.execute(
-            select(
-                StepRevision.id,
-                StepRevision.step_id,
-                StepRevision.number,
-                StepRevision.prompt,
-                StepRevision.rubric,
-                StepRevision.reference,
-                StepRevision.reason,
-                StepRevision.motivated_by,
-                StepRevision.author_id,
-                StepRevision.created_at,
-            )
+            select(*_REVISION_COLUMNS)
             .where(StepRevision.step_id.in_(step_ids))
             .order_by(StepRevision.step_id, StepRevision.number)
         ):
@@ -428,6 +405,16 @@ def _slices(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
         yield ids[i : i + size]
 
 
+_PROBLEM_SET_COLUMNS = (
+    *(ProblemSet.id, ProblemSet.project_id, ProblemSet.title, ProblemSet.statement),
+    *(ProblemSet.context, ProblemSet.persona, ProblemSet.domain, ProblemSet.author_id),
+    ProblemSet.accepted_at,
+)
+_REVISION_COLUMNS = (
+    *(StepRevision.id, StepRevision.step_id, StepRevision.number, StepRevision.prompt),
+    *(StepRevision.rubric, StepRevision.reference, StepRevision.reason),
+    *(StepRevision.motivated_by, StepRevision.author_id, StepRevision.created_at),
+)
 _ANNOTATION_COLUMNS = (
     *(Annotation.id, Annotation.revision_id, Annotation.step_run_id, Annotation.side),
     *(Annotation.start, Annotation.end, Annotation.quote, Annotation.category),
