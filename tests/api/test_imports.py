@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertloop.accounts import tokens as tokens_uc
+from expertloop.datasets import import_tasks
 from expertloop.datasets.models import ImportStatus, Seed, SeedImport
+from expertloop.errors import ValidationFailed
 from expertloop.jobs.models import Job
 from expertloop.jobs.runner import JobContext
 from expertloop.web.app import create_app
@@ -598,3 +600,47 @@ def test_experts_pick_up_seeds_from_the_problem_sets_page(
     assert "Budget problem 2" in page and "(1)" in page
     again = expert.client.post(f"/seeds/{seed_id}/pick-up", data={"csrf_token": expert.csrf})
     assert again.status_code == 409
+
+
+def test_a_crash_mid_insert_leaves_nothing_and_the_retry_starts_over(  # type: ignore[no-untyped-def]
+    login_as, world: World, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = import_tasks._insert_spooled
+    calls: list[int] = []
+
+    def crash_after_first_chunk(session, spool):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        count = real(session, spool)
+        if len(calls) == 1:  # every row is in, the commit not yet made: the worker dies
+            assert count == 12_000
+            raise RuntimeError("the worker died mid-insert")
+        return count
+
+    monkeypatch.setattr(import_tasks, "_insert_spooled", crash_after_first_chunk)
+    api = login_as(world.client_a)
+    result = imported(api, upload(api, world.project_a.id, jsonl(problems(12_000)), "s.jsonl"))
+    assert len(calls) == 2
+    assert result["status"] == "imported" and result["rows_imported"] == 12_000
+    assert seed_count(db, world.project_a.id) == 12_000  # the first attempt left none
+    job = db.get(Job, result["job_id"])
+    assert job is not None and job.attempts == 2
+
+
+def test_an_import_stopped_without_a_verdict_runs_again_on_reupload(  # type: ignore[no-untyped-def]
+    login_as, world: World, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise ValidationFailed("The disk went away.")
+
+    body = jsonl(problems(2))
+    api = login_as(world.client_a)
+    with monkeypatch.context() as patch:
+        patch.setattr(import_tasks, "_check", refuse)
+        first = imported(api, upload(api, world.project_a.id, body, "s.jsonl"))
+    assert first["status"] == "failed" and first["error_count"] == 0
+    assert first["errors"] == [{"line": 0, "field": "", "message": "The disk went away."}]
+    again = upload(api, world.project_a.id, body, "s.jsonl")
+    assert again.status_code == 202 and again.json()["duplicate"] is False
+    assert again.json()["id"] == first["id"] and again.json()["job_id"] != first["job_id"]
+    done = api.get(f"{API}/imports/{first['id']}").json()
+    assert done["status"] == "imported" and done["rows_imported"] == 2
