@@ -68,7 +68,8 @@ class SnapshotFilters:
             domain=str(domain) if domain not in (None, "") else None,
             accepted_from=day(data.get("accepted_from")),
             accepted_to=day(data.get("accepted_to")),
-            endpoint_ids=tuple(sorted({int(i) for i in ids})) if ids is not None else None,
+            # An empty choice of models is no choice (every model), not "no runs at all".
+            endpoint_ids=tuple(sorted({int(i) for i in ids})) if ids else None,
         )
 
     def lineage_filters(self) -> lineage.LineageFilters:

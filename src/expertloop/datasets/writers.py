@@ -93,7 +93,13 @@ class JsonlWriter:
 
 
 class ParquetWriter:
-    """Buffer rows into row groups of a Parquet file with an explicit schema."""
+    """Buffer rows into row groups of a Parquet file with an explicit schema.
+
+    Rows wait as Python objects a thousand at a time, then as compact Arrow batches until a row
+    group is full (``row_group_rows`` rows or ``row_group_bytes`` of JSON text).
+    """
+
+    BATCH = 1000
 
     def __init__(
         self,
@@ -107,7 +113,9 @@ class ParquetWriter:
         self.schema = schema
         self._names = tuple(schema.names)
         self._writer = pq.ParquetWriter(str(path), schema, **PARQUET_OPTIONS)
-        self._buffer: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []
+        self._batches: list[pa.RecordBatch] = []
+        self._buffered_rows = 0
         self._buffered_bytes = 0
         self._row_group_rows = row_group_rows
         self._row_group_bytes = row_group_bytes
@@ -117,20 +125,30 @@ class ParquetWriter:
         """Add a row (``size_hint``: its approximate size, e.g. its JSON length)."""
         if tuple(row) != self._names:
             raise ValueError(f"Row keys {tuple(row)} do not match the schema {self._names}.")
-        self._buffer.append(row)
+        self._rows.append(row)
+        self._buffered_rows += 1
         self._buffered_bytes += size_hint
         self.rows += 1
         if (
-            len(self._buffer) >= self._row_group_rows
+            self._buffered_rows >= self._row_group_rows
             or self._buffered_bytes >= self._row_group_bytes
         ):
             self._flush()
+        elif len(self._rows) >= self.BATCH:
+            self._to_batch()
+
+    def _to_batch(self) -> None:
+        if self._rows:
+            self._batches.append(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
+            self._rows = []
 
     def _flush(self) -> None:
-        if self._buffer:
-            table = pa.Table.from_pylist(self._buffer, schema=self.schema)
-            self._writer.write_table(table, row_group_size=len(self._buffer))
-        self._buffer = []
+        self._to_batch()
+        if self._batches:
+            table = pa.Table.from_batches(self._batches, schema=self.schema)
+            self._writer.write_table(table, row_group_size=table.num_rows)
+        self._batches = []
+        self._buffered_rows = 0
         self._buffered_bytes = 0
 
     def close(self) -> FileStats:

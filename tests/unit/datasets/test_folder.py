@@ -133,6 +133,9 @@ def test_filters_select_by_domain_dates_and_target_model(kit: Kit, tmp_path: Pat
         "legal", dt.date(2025, 1, 1), dt.date(2025, 2, 1), (1, 3)
     )
     assert SnapshotFilters.from_json({}) == SnapshotFilters()
+    assert SnapshotFilters.from_json({"endpoint_ids": [], "domain": ""}) == SnapshotFilters()
+    with pytest.raises(ValidationFailed, match="not a date"):
+        SnapshotFilters.from_json({"accepted_from": "March"})
 
 
 def test_no_expert_name_email_or_key_in_any_file(kit: Kit, tmp_path: Path) -> None:
@@ -214,3 +217,28 @@ def test_writers_stream_in_bounded_row_groups(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="do not match the schema"):
         bad.write({"prompt": "p", "completion": "c"})
     bad.close()
+
+
+def test_row_groups_do_not_depend_on_how_rows_were_batched(tmp_path: Path) -> None:
+    schema = FORMATS["trl-kto"].arrow_schema
+    rows = [
+        {
+            "id": f"r{i}",
+            "problem_set_id": i,
+            "step": "1",
+            "prompt": "p" * (i % 7),
+            "completion": "c 😀",
+            "label": i % 2 == 0,
+            "source": "ideal_answer",
+        }
+        for i in range(2500)
+    ]
+    one = ParquetWriter(tmp_path / "one.parquet", schema, row_group_rows=5000)
+    one.BATCH = 10_000  # type: ignore[misc]  # every row waits as a Python object
+    many = ParquetWriter(tmp_path / "many.parquet", schema, row_group_rows=5000)
+    many.BATCH = 7  # type: ignore[misc]  # rows turn into many small Arrow batches
+    for row in rows:
+        one.write(row)
+        many.write(row)
+    one.close(), many.close()
+    assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "many.parquet").read_bytes()
