@@ -85,6 +85,10 @@ def enqueue_after_commit(*, session: Session, queue: JobQueue, job_id: int) -> N
         session.info[HOOKED_KEY] = True
 
         def _after_commit(committed: Session) -> None:
+            # SQLAlchemy fires after_commit for a savepoint's release too: wait for the whole
+            # transaction (a job inside a savepoint rolled back later is simply never found).
+            if committed.in_nested_transaction():
+                return
             for queued_queue, queued_id in committed.info.pop(PENDING_KEY, []):
                 queued_queue.enqueue(queued_id)
 

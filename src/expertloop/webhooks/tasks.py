@@ -125,6 +125,8 @@ class _Trigger:
         self.queue = queue
 
     def after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():  # a savepoint's release; wait for the real commit
+            return
         kinds = session.info.pop(EMITTED_KINDS_KEY, None)
         if not kinds or not (kinds & outbox.SOURCE_KINDS):
             return

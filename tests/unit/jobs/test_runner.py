@@ -192,3 +192,16 @@ def test_submit_enqueues_after_commit_only_and_is_idempotent_by_key(
     assert ran == [job.id]
     with pytest.raises(ValidationFailed):
         records.submit(session=db, queue=queue, kind="test.unknown", payload={}, actor=None)
+
+
+def test_a_savepoint_release_does_not_hand_the_job_over(
+    session_factory: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    ran: list[int] = []
+    queue = JobQueue(settings, session_factory, {"test.echo": lambda ctx: ran.append(ctx.job_id)})
+    with session_factory() as s:
+        with s.begin_nested():
+            job = records.submit(session=s, queue=queue, kind="test.echo", payload={}, actor=None)
+        assert ran == []  # released the savepoint, the transaction is still open
+        s.commit()
+    assert ran == [job.id]
