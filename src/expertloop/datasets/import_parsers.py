@@ -34,6 +34,7 @@ EXTENSIONS = {
 }
 
 MAX_LINE_BYTES = 1024 * 1024  # one JSONL line or Label Studio task
+_LS_BUFFER = 64 * 1024
 MAX_COLUMNS = 200  # CSV and Parquet columns, and fields of one record
 PARQUET_BATCH_ROWS = 5_000
 # A Parquet file's columns are compressed: refuse one that would unpack to more than this many
@@ -289,11 +290,17 @@ def read_label_studio(path: Path) -> Iterator[Record | RowError]:
             return
         handle.seek(0)
         index = 0
+        read_to = 0
         try:
-            for task in ijson.items(handle, "item", use_float=True):
+            for task in ijson.items(handle, "item", use_float=True, buf_size=_LS_BUFFER):
                 index += 1
+                # The parser reads in buffers: a task that spans more than a line's cap of the
+                # file (plus one buffer) is too big, as a JSONL line would be.
+                grown, read_to = handle.tell() - read_to, handle.tell()
                 fields = _task_fields(task)
-                if isinstance(fields, str):
+                if grown > MAX_LINE_BYTES + _LS_BUFFER:
+                    yield RowError(index, "", f"The task is larger than {MAX_LINE_BYTES:,} bytes.")
+                elif isinstance(fields, str):
                     yield RowError(index, "", fields)
                 else:
                     yield index, fields

@@ -259,3 +259,12 @@ def test_upload_hash_and_name(tmp_path: Path) -> None:
     assert staged.sha256 == hashlib.sha256(b'{"title": "a"}\n').hexdigest()
     assert staged.path.parent == tmp_path and staged.path.name.endswith(".upload")
     assert staged.relative_path == f"uploads/{staged.path.name}"
+
+
+def test_label_studio_task_too_big_is_an_error(tmp_path: Path) -> None:
+    big = {"id": 2, "data": {"text": "x" * (MAX_LINE_BYTES + 200_000)}}
+    export = [{"id": 1, "data": {"text": "small"}}, big, {"id": 3, "data": {"text": "after"}}]
+    got = records(write(tmp_path, "e.json", json.dumps(export).encode()), "label_studio")
+    assert got[0] == (1, {"prompt": "small", "external_id": 1})
+    assert isinstance(got[1], RowError) and got[1].line == 2 and "larger" in got[1].message
+    assert got[2] == (3, {"prompt": "after", "external_id": 3})
