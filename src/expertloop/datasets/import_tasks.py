@@ -35,6 +35,7 @@ from expertloop.types import utcnow
 log = logging.getLogger("expertloop.datasets")
 
 CHUNK = 5_000
+BATCH_CHARS = 32_000_000  # a chunk of long statements is spooled early: memory stays bounded
 PROGRESS_EVERY = 2_000
 SPOOL_SUFFIX = ".rows"
 _COLUMNS = (
@@ -141,7 +142,7 @@ def _check(
     """
     project_id, import_id = target
     csv_cells = fmt == "csv"
-    rows = reported = error_count = 0
+    rows = reported = error_count = held = 0
     errors: list[RowError] = []
     batch: list[tuple[Any, ...]] = []
     dumps = orjson.dumps
@@ -155,6 +156,7 @@ def _check(
                 seed, found = to_seed(line, fields, csv_cells=csv_cells)
                 if seed is not None and not error_count:
                     extra = seed["extra"]
+                    held += len(seed["statement"]) + len(seed["context"])
                     batch.append(
                         (
                             project_id,
@@ -169,9 +171,9 @@ def _check(
                             _dumps(extra) if extra else "{}",
                         )
                     )
-                    if len(batch) >= CHUNK:
+                    if len(batch) >= CHUNK or held > BATCH_CHARS:
                         _spool(out, batch)
-                        batch = []
+                        batch, held = [], 0
             if found:
                 error_count += len(found)
                 room = MAX_STORED_ERRORS - len(errors)
