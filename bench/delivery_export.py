@@ -251,8 +251,9 @@ def run_size(n: int, a: argparse.Namespace) -> dict[str, Any]:
     with Server(data_dir) as server:
         res["server_idle_rss_mb"] = round(mb(proc_kb(server.pid, "VmRSS")), 1)
         log(f"export N={n:,}: live export over HTTP")
-        res["live"] = live_export(server, world, a.format)
-        ceilings.append(raw_ceiling(db_path, world.project_id, out))
+        if not a.no_live:
+            res["live"] = live_export(server, world, a.format)
+            ceilings.append(raw_ceiling(db_path, world.project_id, out))
         if a.no_snapshot or (a.snapshot_max_items and n > a.snapshot_max_items):
             log(f"export N={n:,}: snapshot job skipped (--no-snapshot / --snapshot-max-items)")
         else:
@@ -261,44 +262,53 @@ def run_size(n: int, a: argparse.Namespace) -> dict[str, Any]:
     out.unlink(missing_ok=True)
     res["ceiling"] = min(ceilings, key=lambda c: c["seconds"])
     res["ceiling_runs_s"] = [c["seconds"] for c in ceilings]
-    if a.format == FORMAT:
+    if a.format == FORMAT and "live" in res:
         res["live_equals_ceiling"] = res["live"]["sha256"] == res["ceiling"]["sha256"]
     if not a.keep_snapshots:
         shutil.rmtree(data_dir / "snapshots", ignore_errors=True)
-    if a.per_format_items:
+    if a.per_format_items and n == min(a.size_list):
         log(f"export N={n:,}: per format, in-process, on {min(n, a.per_format_items):,} items")
         res["per_format"] = per_format(data_dir, world, min(n, a.per_format_items))
     return res
 
 
+def _report_live(res: dict[str, Any]) -> None:
+    live, ceil = res["live"], res["ceiling"]
+    share = live["records_per_s"] / ceil["records_per_s"]
+    print(
+        f"  live export {live['format']:<12} {live['records']:>9,} records"
+        f" {live['seconds']:>8.2f} s"
+        f" {live['records_per_s']:>10,.0f} rec/s   head {live['head_s'] * 1000:.0f} ms,"
+        f" first byte {live['first_byte_s'] * 1000:.0f} ms"
+    )
+    print(
+        f"  raw sqlite3 -> JSONL       {ceil['records']:>9,} records {ceil['seconds']:>8.2f} s"
+        f" {ceil['records_per_s']:>10,.0f} rec/s   (runs: {res['ceiling_runs_s']} s)"
+    )
+    if "live_equals_ceiling" in res:
+        same = "yes" if res["live_equals_ceiling"] else "NO"
+        print(f"  live export bytes == raw ceiling bytes: {same} ({live['bytes'] / 2**20:.1f} MB)")
+    print(
+        f"  server RSS: idle {res['server_idle_rss_mb']} MB; during the live export peak"
+        f" {live['peak_rss_mb']} MB sampled, {live['vmhwm_mb']} MB VmHWM"
+    )
+    print(f"  live export / raw ceiling: {share:.1%}   goal >= 50 %: {_met(share >= 0.5)}")
+    fb = live["first_byte_s"]
+    print(f"  first byte {fb:.3f} s   goal < 1 s: {_met(fb < 1)}")
+
+
 def report(results: list[dict[str, Any]]) -> None:
     """Print the figures and the goals."""
     for res in results:
-        n, live, ceil = res["items"], res["live"], res["ceiling"]
+        n = res["items"]
         print(f"\nN = {n:,} items (database {res['db_mb']:,} MB; made in {res['make_s']} s)")
-        share = live["records_per_s"] / ceil["records_per_s"]
-        print(
-            f"  live export {live['format']:<12} {live['records']:>9,} records"
-            f" {live['seconds']:>8.2f} s"
-            f" {live['records_per_s']:>10,.0f} rec/s   head {live['head_s'] * 1000:.0f} ms,"
-            f" first byte {live['first_byte_s'] * 1000:.0f} ms"
-        )
-        print(
-            f"  raw sqlite3 -> JSONL       {ceil['records']:>9,} records {ceil['seconds']:>8.2f} s"
-            f" {ceil['records_per_s']:>10,.0f} rec/s   (runs: {res['ceiling_runs_s']} s)"
-        )
-        if "live_equals_ceiling" in res:
-            same = "yes" if res["live_equals_ceiling"] else "NO"
+        if "live" in res:
+            _report_live(res)
+        else:
             print(
-                f"  live export bytes == raw ceiling bytes: {same} ({live['bytes'] / 2**20:.1f} MB)"
+                f"  raw sqlite3 -> JSONL: {res['ceiling']['records_per_s']:,.0f} rec/s;"
+                " live export not run (--no-live)"
             )
-        print(
-            f"  server RSS: idle {res['server_idle_rss_mb']} MB; during the live export peak"
-            f" {live['peak_rss_mb']} MB sampled, {live['vmhwm_mb']} MB VmHWM"
-        )
-        print(f"  live export / raw ceiling: {share:.1%}   goal >= 50 %: {_met(share >= 0.5)}")
-        fb = live["first_byte_s"]
-        print(f"  first byte {fb:.3f} s   goal < 1 s: {_met(fb < 1)}")
         snap = res.get("snapshot")
         if snap:
             print(
@@ -322,8 +332,9 @@ def report(results: list[dict[str, Any]]) -> None:
                     f"    {name:<24} {f['rows']:>8,} rows  rows() {f['rows_s']:>6.2f} s"
                     f"  + writing {f['rows_and_write_s']:>6.2f} s  {rate:>9,.0f} rec/s"
                 )
-    if len(results) > 1:
-        small, large = results[0], results[-1]
+    lives = [r for r in results if "live" in r]
+    if len(lives) > 1:
+        small, large = lives[0], lives[-1]
         ratio = large["live"]["peak_rss_mb"] / small["live"]["peak_rss_mb"]
         print(
             f"\npeak memory of the live export: N={large['items']:,}"
@@ -331,12 +342,14 @@ def report(results: list[dict[str, Any]]) -> None:
             f" vs N={small['items']:,} {small['live']['peak_rss_mb']} MB = {ratio:.2f}x"
             f"   goal <= 1.2x: {_met(ratio <= 1.2)}"
         )
-        if small.get("snapshot") and large.get("snapshot"):
-            sr = large["snapshot"]["peak_rss_mb"] / small["snapshot"]["peak_rss_mb"]
-            print(
-                f"peak memory of the snapshot job: {sr:.2f}x from N={small['items']:,}"
-                f" to N={large['items']:,}"
-            )
+    snaps = [r for r in results if r.get("snapshot")]
+    if len(snaps) > 1:
+        small, large = snaps[0], snaps[-1]
+        sr = large["snapshot"]["peak_rss_mb"] / small["snapshot"]["peak_rss_mb"]
+        print(
+            f"peak memory of the snapshot job: {sr:.2f}x from N={small['items']:,}"
+            f" to N={large['items']:,}"
+        )
 
 
 def _met(ok: bool) -> str:
@@ -358,6 +371,7 @@ def main() -> None:
     p.add_argument("--fresh", action="store_true", help="make the data again")
     p.add_argument("--steps-per-set", type=int, default=1)
     p.add_argument("--no-snapshot", action="store_true", help="skip the snapshot job")
+    p.add_argument("--no-live", action="store_true", help="skip the live export")
     p.add_argument(
         "--snapshot-max-items",
         type=int,
@@ -376,7 +390,8 @@ def main() -> None:
     a = p.parse_args()
     print(f"delivery_export: {common.machine_line()}")
     print(f"started {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; sizes {a.sizes}")
-    results = [run_size(int(n), a) for n in a.sizes.split(",") if n]
+    a.size_list = [int(n) for n in a.sizes.split(",") if n]
+    results = [run_size(n, a) for n in a.size_list]
     report(results)
     if a.out:
         a.out.write_text(json.dumps(results, indent=2))
