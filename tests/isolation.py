@@ -320,9 +320,11 @@ def _payments_pages(w: World) -> list[Probe]:
 
 
 # Each area's cases, builders and state readers (kept apart so that areas do not collide).
-from tests import isolation_jobs  # noqa: E402, F401
-from tests import isolation_batchjobs  # noqa: E402, F401
-from tests import isolation_datasets  # noqa: E402, F401
-from tests import isolation_webhooks  # noqa: E402, F401
-from tests import isolation_exports  # noqa: E402, F401
-from tests import isolation_imports  # noqa: E402, F401
+from tests import (  # noqa: E402
+    isolation_batchjobs,  # noqa: F401
+    isolation_datasets,  # noqa: F401
+    isolation_exports,  # noqa: F401
+    isolation_imports,  # noqa: F401
+    isolation_jobs,  # noqa: F401
+    isolation_webhooks,  # noqa: F401
+)
