@@ -22,7 +22,7 @@ from expertloop.events import AuditLog
 from expertloop.types import utcnow
 from expertloop.webhooks.models import DeliveryStatus, WebhookCursor, WebhookDelivery
 from expertloop.webhooks.models import WebhookSubscription as Sub
-from expertloop.workbench.models import ProblemSet
+from expertloop.workbench import problem_sets as wb_problem_sets
 
 PROBLEM_SET_ACCEPTED = "problem_set.accepted"
 SNAPSHOT_READY = "snapshot.ready"
@@ -65,7 +65,7 @@ def _int(value: object) -> int | None:
 
 def _problem_set_data(session: Session, row: AuditLog, api: str) -> dict[str, Any]:
     ps_id = _int(row.subject_id)
-    ps = session.get(ProblemSet, ps_id) if ps_id is not None else None
+    ps = wb_problem_sets.facts(session=session, problem_set_id=ps_id) if ps_id is not None else None
     return {
         "problem_set_id": ps_id,
         "project_id": ps.project_id if ps else None,

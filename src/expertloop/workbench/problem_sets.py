@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -171,3 +173,21 @@ def review_queue(
         query.order_by(ProblemSet.submitted_at, ProblemSet.id).limit(limit)
     ).all()
     return [(ps, project) for ps, project in rows]
+
+
+@dataclass(frozen=True)
+class ProblemSetFacts:
+    """What other domains may know of a problem set without its content (e.g. for webhooks)."""
+
+    id: int
+    project_id: int
+    status: str
+    accepted_at: dt.datetime | None
+
+
+def facts(*, session: Session, problem_set_id: int) -> ProblemSetFacts | None:
+    """Return a problem set's id, project, status and acceptance time (no access check)."""
+    ps = session.get(ProblemSet, problem_set_id)
+    if ps is None:
+        return None
+    return ProblemSetFacts(ps.id, ps.project_id, ps.status.value, ps.accepted_at)
