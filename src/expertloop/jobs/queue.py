@@ -111,6 +111,9 @@ class JobQueue:
 
     def consumer(self, *, workers: int | None = None, in_process: bool = False) -> Consumer:
         """Return a Huey consumer for this queue (``in_process``: it leaves signals alone)."""
+        if log.getEffectiveLevel() > logging.DEBUG:
+            # Huey logs every task it runs, the minute chores included; ours log what matters.
+            logging.getLogger("huey").setLevel(logging.WARNING)
         cls = _InProcessConsumer if in_process else Consumer
         return cls(
             self.huey,
