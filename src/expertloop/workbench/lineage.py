@@ -8,11 +8,14 @@ answers are loaded with one IN query each, so memory stays flat however many the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+import orjson
+from sqlalchemy import Connection, String, func, select, type_coerce
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from expertloop.errors import ValidationFailed
@@ -34,7 +37,7 @@ from expertloop.workbench.models import (
 )
 from expertloop.workbench.runs import chain_answer, chain_messages
 
-CHUNK = 50
+CHUNK = 200
 _Row = Any  # a result row of plain columns (attribute access by column name)
 
 
@@ -136,8 +139,13 @@ class IdealLine:
     based_on_step_run_id: int | None
     revision_id: int | None
     revision_number: int | None
-    diff: tuple[tuple[str, str], ...]
+    stored_diff: Any  # the column as read: JSON text (SQLite) or decoded (PostgreSQL)
     author_id: int
+
+    @property
+    def diff(self) -> tuple[tuple[str, str], ...]:
+        """Return the word diff as (op, text) pairs (decoded when asked: few formats need it)."""
+        return tuple((str(op), str(text)) for op, text in _json(self.stored_diff) or [])
 
 
 @dataclass(frozen=True)
@@ -208,27 +216,10 @@ class ProblemSetLineage:
     steps: tuple[StepLine, ...]
 
 
-def _filtered(project_id: int, filters: LineageFilters) -> Select[Any]:
-    query = select(ProblemSet.id).where(
-        ProblemSet.project_id == project_id, ProblemSet.status == Status.accepted
-    )
-    if filters.domain is not None:
-        query = query.where(ProblemSet.domain == filters.domain)
-    if filters.accepted_from is not None:
-        start = dt.datetime.combine(filters.accepted_from, dt.time(), tzinfo=dt.UTC)
-        query = query.where(ProblemSet.accepted_at >= start)
-    if filters.accepted_to is not None:
-        end = dt.datetime.combine(
-            filters.accepted_to + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
-        )
-        query = query.where(ProblemSet.accepted_at < end)
-    return query
-
-
 def count_accepted(*, session: Session, project_id: int, filters: LineageFilters) -> int:
     """Count the accepted problem sets an export with these filters takes."""
-    query = _filtered(project_id, filters)
-    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = select(func.count()).select_from(ProblemSet)
+    return session.scalar(query.where(*_conditions(project_id, filters))) or 0
 
 
 def taxonomy_labels(*, session: Session, project_id: int) -> dict[tuple[int, str], str]:
@@ -253,64 +244,116 @@ def accepted(
     filters = filters or LineageFilters()
     labels = taxonomy_labels(session=session, project_id=project_id)
     endpoints: dict[int, str] = {}
+    conditions = _conditions(project_id, filters)
+    # Plain column rows on the session's connection, no ORM machinery: an export reads millions.
+    conn = session.connection()
     last_id = 0
-    base = _filtered(project_id, filters)
     while True:
-        ids = list(
-            session.scalars(
-                base.where(ProblemSet.id > last_id).order_by(ProblemSet.id).limit(chunk_size)
-            )
-        )
-        if not ids:
+        problem_sets = conn.execute(
+            select(*_PROBLEM_SET_COLUMNS)
+            .where(*conditions, ProblemSet.id > last_id)
+            .order_by(ProblemSet.id)
+            .limit(chunk_size)
+        ).all()
+        if not problem_sets:
             return
-        last_id = ids[-1]
-        yield from _chunk(session, ids, filters, labels, endpoints)
+        # The chunk is every matching problem set in (last_id, its last id]: the queries of its
+        # rows name that range, not an IN list of ids (one cached statement, nothing to render).
+        chunk = (*conditions, ProblemSet.id > last_id, ProblemSet.id <= problem_sets[-1].id)
+        last_id = problem_sets[-1].id
+        yield from _chunk(conn, problem_sets, chunk, filters, labels, endpoints)
+
+
+def _conditions(project_id: int, filters: LineageFilters) -> tuple[Any, ...]:
+    out: list[Any] = [ProblemSet.project_id == project_id, ProblemSet.status == Status.accepted]
+    if filters.domain is not None:
+        out.append(ProblemSet.domain == filters.domain)
+    if filters.accepted_from is not None:
+        start = dt.datetime.combine(filters.accepted_from, dt.time(), tzinfo=dt.UTC)
+        out.append(ProblemSet.accepted_at >= start)
+    if filters.accepted_to is not None:
+        end = dt.datetime.combine(
+            filters.accepted_to + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+        )
+        out.append(ProblemSet.accepted_at < end)
+    return tuple(out)
+
+
+def _json(value: Any) -> Any:
+    """Decode a JSON column read as it is stored (text on SQLite; PostgreSQL's driver decodes)."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:  # NaN, integers past 64 bits: what json.loads accepts
+            return json.loads(value)
+    return value
+
+
+_SQLITE_DATETIME = sqlite.DATETIME().result_processor(  # type: ignore[no-untyped-call]
+    sqlite.dialect(), None
+)
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """Read a UTCDateTime column as ``types.UTCDateTime`` does, from its stored value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC); anything else: SQLAlchemy's parse.
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+        value = _SQLITE_DATETIME(value) if _SQLITE_DATETIME is not None else value
+    assert isinstance(value, dt.datetime)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _raw(column: Any) -> Any:
+    """Select a column as the driver returns it (no SQLAlchemy result processing per row)."""
+    return type_coerce(column, String).label(column.key)
 
 
 def _chunk(
-    session: Session,
-    ids: list[int],
+    conn: Connection,
+    problem_sets: Sequence[_Row],
+    chunk: tuple[Any, ...],
     filters: LineageFilters,
     labels: dict[tuple[int, str], str],
     endpoints: dict[int, str],
 ) -> Iterator[ProblemSetLineage]:
-    # Plain column rows on the session's connection, no ORM machinery: an export reads millions.
-    conn = session.connection()
-    problem_sets = conn.execute(
-        select(*_PROBLEM_SET_COLUMNS).where(ProblemSet.id.in_(ids)).order_by(ProblemSet.id)
-    ).all()
     steps = conn.execute(
-        select(
-            Step.id, Step.problem_set_id, Step.parent_id, Step.position, Step.title, Step.chain
-        ).where(Step.problem_set_id.in_(ids))
+        select(Step.id, Step.problem_set_id, Step.parent_id, Step.position, Step.title, Step.chain)
+        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
+        .where(*chunk)
     ).all()
-    step_ids = [s.id for s in steps]
     revisions: dict[int, list[_Row]] = {}  # step id -> its revisions, oldest first
-    if step_ids:
-        for rev in conn.execute(
-            select(*_REVISION_COLUMNS)
-            .where(StepRevision.step_id.in_(step_ids))
-            .order_by(StepRevision.step_id, StepRevision.number)
-        ):
-            revisions.setdefault(rev.step_id, []).append(rev)
-    revision_ids = [r.id for revs in revisions.values() for r in revs]
-    runs = _runs(session, revision_ids, endpoints)
-    run_ids = [r["step_run_id"] for rs in runs.values() for r in rs]
+    for rev in conn.execute(
+        select(*_REVISION_COLUMNS)
+        .join(Step, Step.id == StepRevision.step_id)
+        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
+        .where(*chunk)
+        .order_by(StepRevision.step_id, StepRevision.number)
+    ).all():
+        revisions.setdefault(rev.step_id, []).append(rev)
+    runs = _runs(conn, chunk, endpoints)
     results: dict[int, dict[int, bool]] = {}
-    for chunk in _slices(run_ids):
-        for run_id, criterion, met in conn.execute(
-            select(RubricResult.step_run_id, RubricResult.criterion, RubricResult.met).where(
-                RubricResult.step_run_id.in_(chunk)
-            )
-        ):
-            results.setdefault(run_id, {})[criterion] = met
-    annotations = _annotations(session, revision_ids, labels)
-    ideals = _ideals(session, step_ids, revisions)
+    for run_id, criterion, met in conn.execute(
+        select(RubricResult.step_run_id, RubricResult.criterion, RubricResult.met)
+        .join(StepRun, StepRun.id == RubricResult.step_run_id)
+        .join(StepRevision, StepRevision.id == StepRun.revision_id)
+        .join(Step, Step.id == StepRevision.step_id)
+        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
+        .where(*chunk)
+    ).all():
+        results.setdefault(run_id, {})[criterion] = met
+    annotations = _annotations(conn, chunk, labels)
+    ideals = _ideals(conn, chunk, revisions)
     # The passing rule (workbench.progress) on the rows loaded here, every model's runs included.
     latest = {step_id: revs[-1] for step_id, revs in revisions.items()}
     blocking = {s.value for s in progress.BLOCKING}
     passing = progress.choose_passing(
-        {r.id: len(r.rubric) for r in latest.values() if r.rubric},
+        {r.id: len(rubric) for r in latest.values() if (rubric := _json(r.rubric))},
         [
             (r["step_run_id"], rev.id)
             for rev in latest.values()
@@ -330,6 +373,7 @@ def _chunk(
         by_ps.setdefault(s.problem_set_id, []).append(s)
     kept = set(filters.endpoint_ids) if filters.endpoint_ids is not None else None
     answers = {r["step_run_id"]: r["answer"] for rs in runs.values() for r in rs}
+    no_notes: list[AnnotationLine] = []
     for ps in problem_sets:
         lines: list[StepLine] = []
         earlier: list[tuple[str, str | None, str | None]] = []
@@ -343,7 +387,7 @@ def _chunk(
                 passing_step_run_id=passing_id,
                 has_ideal=progress.has_ideal(ideal.text if ideal is not None else None),
             )
-            by_id = {a.id: a for rev in revs for a in annotations.get(rev.id, [])}
+            by_id = {a.id: a for rev in revs for a in annotations.get(rev.id, no_notes)}
             step_earlier: tuple[tuple[str, str | None, str | None], ...] = ()
             broken = False
             if s.chain:
@@ -359,17 +403,19 @@ def _chunk(
                     title=s.title,
                     chain=s.chain,
                     revisions=tuple(
-                        _revision(
-                            rev,
-                            revs[i - 1].prompt if i else "",
-                            runs.get(rev.id, []),
-                            results,
-                            annotations.get(rev.id, []),
-                            by_id,
-                            passing_id,
-                            kept,
-                        )
-                        for i, rev in enumerate(revs)
+                        [
+                            _revision(
+                                rev,
+                                revs[i - 1].prompt if i else "",
+                                runs.get(rev.id, []),
+                                results,
+                                annotations.get(rev.id, no_notes),
+                                by_id,
+                                passing_id,
+                                kept,
+                            )
+                            for i, rev in enumerate(revs)
+                        ]
                     ),
                     ideal=ideal,
                     passing=state.passing,
@@ -394,126 +440,125 @@ def _chunk(
             persona=Persona(ps.persona).value,
             domain=ps.domain,
             author_id=ps.author_id,
-            accepted_at=ps.accepted_at,
+            accepted_at=_utc(ps.accepted_at),
             steps=tuple(lines),
         )
 
 
-def _slices(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
-    """Cut a long IN list (SQLite and PostgreSQL cap bound parameters)."""
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
-
-
 _PROBLEM_SET_COLUMNS = (
     *(ProblemSet.id, ProblemSet.project_id, ProblemSet.title, ProblemSet.statement),
-    *(ProblemSet.context, ProblemSet.persona, ProblemSet.domain, ProblemSet.author_id),
-    ProblemSet.accepted_at,
+    *(ProblemSet.context, _raw(ProblemSet.persona), ProblemSet.domain, ProblemSet.author_id),
+    _raw(ProblemSet.accepted_at),
 )
 _REVISION_COLUMNS = (
     *(StepRevision.id, StepRevision.step_id, StepRevision.number, StepRevision.prompt),
-    *(StepRevision.rubric, StepRevision.reference, StepRevision.reason),
-    *(StepRevision.motivated_by, StepRevision.author_id, StepRevision.created_at),
+    *(_raw(StepRevision.rubric), StepRevision.reference, StepRevision.reason),
+    *(_raw(StepRevision.motivated_by), StepRevision.author_id, _raw(StepRevision.created_at)),
 )
 _ANNOTATION_COLUMNS = (
-    *(Annotation.id, Annotation.revision_id, Annotation.step_run_id, Annotation.side),
+    *(Annotation.id, Annotation.revision_id, Annotation.step_run_id, _raw(Annotation.side)),
     *(Annotation.start, Annotation.end, Annotation.quote, Annotation.category),
-    *(Annotation.severity, Annotation.note, Annotation.taxonomy_version),
-    *(Annotation.author_id, Annotation.created_at),
+    *(_raw(Annotation.severity), Annotation.note, Annotation.taxonomy_version),
+    *(Annotation.author_id, _raw(Annotation.created_at)),
 )
+_SIDES = {s.value: s.value for s in Side}
+_SEVERITIES = {s.value: s.value for s in Severity}
 
 
 def _annotations(
-    session: Session, revision_ids: list[int], labels: dict[tuple[int, str], str]
+    conn: Connection, chunk: tuple[Any, ...], labels: dict[tuple[int, str], str]
 ) -> dict[int, list[AnnotationLine]]:
-    """Load the revisions' annotations (revision id -> them, in the order they were made)."""
+    """Load the chunk's annotations (revision id -> them, in the order they were made)."""
     out: dict[int, list[AnnotationLine]] = {}
-    conn = session.connection()
-    for chunk in _slices(revision_ids):
-        for a in conn.execute(
-            select(*_ANNOTATION_COLUMNS)
-            .where(Annotation.revision_id.in_(chunk))
-            .order_by(Annotation.id)
-        ):
-            out.setdefault(a.revision_id, []).append(
-                AnnotationLine(
-                    id=a.id,
-                    revision_id=a.revision_id,
-                    step_run_id=a.step_run_id,
-                    side=Side(a.side).value,
-                    start=a.start,
-                    end=a.end,
-                    quote=a.quote,
-                    category=a.category,
-                    category_label=labels.get((a.taxonomy_version, a.category), a.category),
-                    severity=Severity(a.severity).value,
-                    note=a.note,
-                    taxonomy_version=a.taxonomy_version,
-                    author_id=a.author_id,
-                    created_at=a.created_at,
-                )
+    for a in conn.execute(
+        select(*_ANNOTATION_COLUMNS)
+        .join(StepRevision, StepRevision.id == Annotation.revision_id)
+        .join(Step, Step.id == StepRevision.step_id)
+        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
+        .where(*chunk)
+        .order_by(Annotation.id)
+    ).all():
+        out.setdefault(a.revision_id, []).append(
+            AnnotationLine(
+                id=a.id,
+                revision_id=a.revision_id,
+                step_run_id=a.step_run_id,
+                # The enums' own values (a stored value outside them fails, as the ORM would).
+                side=_SIDES.get(a.side) or Side(a.side).value,
+                start=a.start,
+                end=a.end,
+                quote=a.quote,
+                category=a.category,
+                category_label=labels.get((a.taxonomy_version, a.category), a.category),
+                severity=_SEVERITIES.get(a.severity) or Severity(a.severity).value,
+                note=a.note,
+                taxonomy_version=a.taxonomy_version,
+                author_id=a.author_id,
+                created_at=_utc(a.created_at),  # type: ignore[arg-type]
             )
+        )
     return out
 
 
 def _ideals(
-    session: Session, step_ids: list[int], revisions: dict[int, list[_Row]]
+    conn: Connection, chunk: tuple[Any, ...], revisions: dict[int, list[_Row]]
 ) -> dict[int, IdealLine]:
-    """Load the steps' ideal answers (step id -> it)."""
+    """Load the chunk's ideal answers (step id -> it)."""
     numbers = {r.id: r.number for revs in revisions.values() for r in revs}
     out: dict[int, IdealLine] = {}
-    conn = session.connection()
-    for chunk in _slices(step_ids):
-        for row in conn.execute(
-            select(
-                IdealAnswer.step_id,
-                IdealAnswer.text,
-                IdealAnswer.based_on_step_run_id,
-                IdealAnswer.revision_id,
-                IdealAnswer.diff,
-                IdealAnswer.author_id,
-            ).where(IdealAnswer.step_id.in_(chunk))
-        ):
-            out[row.step_id] = IdealLine(
-                text=row.text,
-                based_on_step_run_id=row.based_on_step_run_id,
-                revision_id=row.revision_id,
-                revision_number=numbers.get(row.revision_id) if row.revision_id else None,
-                diff=tuple((str(op), str(text)) for op, text in row.diff or []),
-                author_id=row.author_id,
-            )
+    for row in conn.execute(
+        select(
+            IdealAnswer.step_id,
+            IdealAnswer.text,
+            IdealAnswer.based_on_step_run_id,
+            IdealAnswer.revision_id,
+            _raw(IdealAnswer.diff),
+            IdealAnswer.author_id,
+        )
+        .join(Step, Step.id == IdealAnswer.step_id)
+        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
+        .where(*chunk)
+    ).all():
+        out[row.step_id] = IdealLine(
+            text=row.text,
+            based_on_step_run_id=row.based_on_step_run_id,
+            revision_id=row.revision_id,
+            revision_number=numbers.get(row.revision_id) if row.revision_id else None,
+            stored_diff=row.diff,
+            author_id=row.author_id,
+        )
     return out
 
 
 def _runs(
-    session: Session, revision_ids: list[int], endpoints: dict[int, str]
+    conn: Connection, chunk: tuple[Any, ...], endpoints: dict[int, str]
 ) -> dict[int, list[dict[str, Any]]]:
-    """Load the revisions' runs (every model: passing and chains need them all), oldest first."""
+    """Load the chunk's runs (every model: passing and chains need them all), oldest first."""
     out: dict[int, list[dict[str, Any]]] = {}
-    conn = session.connection()
-    for chunk in _slices(revision_ids):
-        rows = conn.execute(
-            select(
-                StepRun.id.label("step_run_id"),
-                StepRun.revision_id,
-                StepRun.endpoint_id,
-                StepRun.chained,
-                StepRun.created_at,
-                ModelRun.provider,
-                ModelRun.model_id,
-                ModelRun.status,
-                ModelRun.answer,
-                ModelRun.finish_reason,
-                ModelRun.params,
-                ModelRun.messages,
-            )
-            .join(ModelRun, ModelRun.id == StepRun.model_run_id)
-            .where(StepRun.revision_id.in_(chunk))
-            .order_by(StepRun.id)
-            .execution_options(yield_per=1000)
+    rows = conn.execute(
+        select(
+            StepRun.id.label("step_run_id"),
+            StepRun.revision_id,
+            StepRun.endpoint_id,
+            StepRun.chained,
+            _raw(StepRun.created_at),
+            ModelRun.provider,
+            ModelRun.model_id,
+            ModelRun.status,
+            ModelRun.answer,
+            ModelRun.finish_reason,
+            _raw(ModelRun.params),
+            _raw(ModelRun.messages),
         )
-        for row in rows:
-            out.setdefault(row.revision_id, []).append(row._asdict())
+        .join(ModelRun, ModelRun.id == StepRun.model_run_id)
+        .join(StepRevision, StepRevision.id == StepRun.revision_id)
+        .join(Step, Step.id == StepRevision.step_id)
+        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
+        .where(*chunk)
+        .order_by(StepRun.id)
+    ).all()
+    for row in rows:
+        out.setdefault(row.revision_id, []).append(row._asdict())
     missing = {r["endpoint_id"] for rs in out.values() for r in rs} - endpoints.keys()
     if missing:
         for endpoint_id, name in conn.execute(
@@ -537,14 +582,15 @@ def _revision(
     kept: set[int] | None,
 ) -> RevisionLine:
     run_lines = []
-    rubric = tuple(rev.rubric or [])
+    rubric = tuple(_json(rev.rubric) or [])
+    motivated_by = tuple(_json(rev.motivated_by) or [])
     for r in runs:
         if kept is not None and r["endpoint_id"] not in kept:
             continue
         run_id = r["step_run_id"]
         scored = results.get(run_id, {})
-        params = dict(r["params"] or {})
-        messages = tuple(dict(m) for m in r["messages"] or [])
+        params = dict(_json(r["params"]) or {})
+        messages = tuple([dict(m) for m in _json(r["messages"]) or []])
         system = params.get("system_prompt")
         if system is None and messages and messages[0].get("role") == "system":
             system = messages[0].get("content")
@@ -562,9 +608,9 @@ def _revision(
                 system_prompt=system,
                 messages=messages,
                 chained=bool(r["chained"]),
-                created_at=r["created_at"],
-                rubric=tuple(CriterionResult(i, c, scored.get(i)) for i, c in enumerate(rubric)),
-                annotations=tuple(a for a in notes if a.step_run_id == run_id),
+                created_at=_utc(r["created_at"]),  # type: ignore[arg-type]
+                rubric=tuple([CriterionResult(i, c, scored.get(i)) for i, c in enumerate(rubric)]),
+                annotations=tuple([a for a in notes if a.step_run_id == run_id]),
                 passing=run_id == passing_id,
             )
         )
@@ -575,12 +621,12 @@ def _revision(
         rubric=rubric,
         reference=rev.reference,
         reason=rev.reason,
-        motivated_by=tuple(rev.motivated_by or []),
+        motivated_by=motivated_by,
         author_id=rev.author_id,
-        created_at=rev.created_at,
+        created_at=_utc(rev.created_at),  # type: ignore[arg-type]
         runs=tuple(run_lines),
-        prompt_annotations=tuple(a for a in notes if a.step_run_id is None),
-        motivating=tuple(by_id[i] for i in rev.motivated_by or [] if i in by_id),
+        prompt_annotations=tuple([a for a in notes if a.step_run_id is None]),
+        motivating=tuple([by_id[i] for i in motivated_by if i in by_id]),
         previous_prompt=previous_prompt,
     )
 
