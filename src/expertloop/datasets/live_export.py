@@ -19,7 +19,7 @@ from expertloop.accounts.models import User
 from expertloop.datasets import policies
 from expertloop.datasets.formats import FORMATS, ExportFormat, FormatContext
 from expertloop.datasets.snapshots import slugify
-from expertloop.datasets.writers import json_line
+from expertloop.datasets.writers import json_bytes
 from expertloop.db import read_transaction
 from expertloop.errors import NotFound, ValidationFailed
 from expertloop.projects import projects as projects_uc
@@ -96,11 +96,15 @@ def lines(*, session: Session, export: LiveExport) -> Iterator[bytes]:
     """Yield the export's rows as UTF-8 JSON lines, problem sets in id order."""
     ctx = FormatContext(pseudonym_key=export.pseudonym_key)
     problem_sets = lineage.accepted(
-        session=session, project_id=export.project_id, filters=export.filters, chunk_size=CHUNK
+        session=session,
+        project_id=export.project_id,
+        filters=export.filters,
+        chunk_size=CHUNK,
+        history=export.format.reads_history,
     )
     for problem_set in problem_sets:
         for row in export.format.rows(problem_set, ctx):
-            yield json_line(row).encode("utf-8")
+            yield json_bytes(row)
 
 
 def stream(factory: sessionmaker[Session], export: LiveExport) -> Generator[bytes, None, None]:

@@ -8,37 +8,27 @@ answers are loaded with one IN query each, so memory stays flat however many the
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, String, func, select, type_coerce
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from expertloop.errors import ValidationFailed
-from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.workbench import diffs, progress, taxonomy
+from expertloop.workbench import lineage_rows as rows
 from expertloop.workbench.models import (
-    Annotation,
-    IdealAnswer,
     Persona,
     ProblemSet,
-    RubricResult,
     Severity,
     Side,
-    Status,
-    Step,
-    StepRevision,
-    StepRun,
     Taxonomy,
 )
 from expertloop.workbench.runs import chain_answer, chain_messages
 
 CHUNK = 200
-_Row = Any  # a result row of plain columns (attribute access by column name)
+_Row = rows.Row
 
 
 @dataclass(frozen=True)
@@ -145,7 +135,7 @@ class IdealLine:
     @property
     def diff(self) -> tuple[tuple[str, str], ...]:
         """Return the word diff as (op, text) pairs (decoded when asked: few formats need it)."""
-        return tuple((str(op), str(text)) for op, text in _json(self.stored_diff) or [])
+        return tuple((str(op), str(text)) for op, text in rows.decode_json(self.stored_diff) or [])
 
 
 @dataclass(frozen=True)
@@ -218,8 +208,8 @@ class ProblemSetLineage:
 
 def count_accepted(*, session: Session, project_id: int, filters: LineageFilters) -> int:
     """Count the accepted problem sets an export with these filters takes."""
-    query = select(func.count()).select_from(ProblemSet)
-    return session.scalar(query.where(*_conditions(project_id, filters))) or 0
+    where = rows.conditions(project_id, filters.domain, filters.accepted_from, filters.accepted_to)
+    return session.scalar(select(func.count()).select_from(ProblemSet).where(*where)) or 0
 
 
 def taxonomy_labels(*, session: Session, project_id: int) -> dict[tuple[int, str], str]:
@@ -239,135 +229,85 @@ def accepted(
     project_id: int,
     filters: LineageFilters | None = None,
     chunk_size: int = CHUNK,
+    history: bool = True,
 ) -> Iterator[ProblemSetLineage]:
-    """Stream the project's accepted problem sets matching ``filters``, in id order."""
+    """Stream the project's accepted problem sets matching ``filters``, in id order.
+
+    ``history=False`` reads only what a step's target answer and conversation are made of (the
+    SFT formats): each step's newest revision, with no annotations, and among its runs only the
+    passing one when no ideal answer stands for the step. ``passing`` and ``done`` stay exact.
+    """
     filters = filters or LineageFilters()
-    labels = taxonomy_labels(session=session, project_id=project_id)
+    labels = taxonomy_labels(session=session, project_id=project_id) if history else {}
     endpoints: dict[int, str] = {}
-    conditions = _conditions(project_id, filters)
+    where = rows.conditions(project_id, filters.domain, filters.accepted_from, filters.accepted_to)
     # Plain column rows on the session's connection, no ORM machinery: an export reads millions.
     conn = session.connection()
     last_id = 0
     while True:
-        problem_sets = conn.execute(
-            select(*_PROBLEM_SET_COLUMNS)
-            .where(*conditions, ProblemSet.id > last_id)
-            .order_by(ProblemSet.id)
-            .limit(chunk_size)
-        ).all()
+        problem_sets = rows.problem_sets(conn, where, last_id, chunk_size)
         if not problem_sets:
             return
-        # The chunk is every matching problem set in (last_id, its last id]: the queries of its
-        # rows name that range, not an IN list of ids (one cached statement, nothing to render).
-        chunk = (*conditions, ProblemSet.id > last_id, ProblemSet.id <= problem_sets[-1].id)
+        # The chunk: every matching problem set in (last_id, its last id].
+        chunk = (*where, ProblemSet.id > last_id, ProblemSet.id <= problem_sets[-1].id)
         last_id = problem_sets[-1].id
-        yield from _chunk(conn, problem_sets, chunk, filters, labels, endpoints)
-
-
-def _conditions(project_id: int, filters: LineageFilters) -> tuple[Any, ...]:
-    out: list[Any] = [ProblemSet.project_id == project_id, ProblemSet.status == Status.accepted]
-    if filters.domain is not None:
-        out.append(ProblemSet.domain == filters.domain)
-    if filters.accepted_from is not None:
-        start = dt.datetime.combine(filters.accepted_from, dt.time(), tzinfo=dt.UTC)
-        out.append(ProblemSet.accepted_at >= start)
-    if filters.accepted_to is not None:
-        end = dt.datetime.combine(
-            filters.accepted_to + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
-        )
-        out.append(ProblemSet.accepted_at < end)
-    return tuple(out)
-
-
-def _json(value: Any) -> Any:
-    """Decode a JSON column read as it is stored (text on SQLite; PostgreSQL's driver decodes)."""
-    if isinstance(value, str):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:  # NaN, integers past 64 bits: what json.loads accepts
-            return json.loads(value)
-    return value
-
-
-_SQLITE_DATETIME = sqlite.DATETIME().result_processor(  # type: ignore[no-untyped-call]
-    sqlite.dialect(), None
-)
-
-
-def _utc(value: Any) -> dt.datetime | None:
-    """Read a UTCDateTime column as ``types.UTCDateTime`` does, from its stored value."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC); anything else: SQLAlchemy's parse.
-        if len(value) == 26 and value[10] == " " and value[19] == ".":
-            return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
-        value = _SQLITE_DATETIME(value) if _SQLITE_DATETIME is not None else value
-    assert isinstance(value, dt.datetime)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
-def _raw(column: Any) -> Any:
-    """Select a column as the driver returns it (no SQLAlchemy result processing per row)."""
-    return type_coerce(column, String).label(column.key)
+        yield from _chunk(conn, problem_sets, chunk, filters, labels, endpoints, history)
 
 
 def _chunk(
     conn: Connection,
     problem_sets: Sequence[_Row],
-    chunk: tuple[Any, ...],
+    chunk: rows.Chunk,
     filters: LineageFilters,
     labels: dict[tuple[int, str], str],
     endpoints: dict[int, str],
+    history: bool,
 ) -> Iterator[ProblemSetLineage]:
-    steps = conn.execute(
-        select(Step.id, Step.problem_set_id, Step.parent_id, Step.position, Step.title, Step.chain)
-        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
-        .where(*chunk)
-    ).all()
-    revisions: dict[int, list[_Row]] = {}  # step id -> its revisions, oldest first
-    for rev in conn.execute(
-        select(*_REVISION_COLUMNS)
-        .join(Step, Step.id == StepRevision.step_id)
-        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
-        .where(*chunk)
-        .order_by(StepRevision.step_id, StepRevision.number)
-    ).all():
-        revisions.setdefault(rev.step_id, []).append(rev)
-    runs = _runs(conn, chunk, endpoints)
-    results: dict[int, dict[int, bool]] = {}
-    for run_id, criterion, met in conn.execute(
-        select(RubricResult.step_run_id, RubricResult.criterion, RubricResult.met)
-        .join(StepRun, StepRun.id == RubricResult.step_run_id)
-        .join(StepRevision, StepRevision.id == StepRun.revision_id)
-        .join(Step, Step.id == StepRevision.step_id)
-        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
-        .where(*chunk)
-    ).all():
-        results.setdefault(run_id, {})[criterion] = met
-    annotations = _annotations(conn, chunk, labels)
-    ideals = _ideals(conn, chunk, revisions)
-    # The passing rule (workbench.progress) on the rows loaded here, every model's runs included.
+    steps = rows.steps(conn, chunk)
+    revisions = rows.revisions(conn, chunk)
+    results = rows.results(conn, chunk)
+    ideals = _ideals(rows.ideals(conn, chunk), revisions)
     latest = {step_id: revs[-1] for step_id, revs in revisions.items()}
-    blocking = {s.value for s in progress.BLOCKING}
-    passing = progress.choose_passing(
-        {r.id: len(rubric) for r in latest.values() if (rubric := _json(r.rubric))},
-        [
+    annotations: dict[int, list[AnnotationLine]] = {}
+    if history:
+        runs = rows.runs(conn, chunk, endpoints)
+        annotations = _annotations(rows.annotation_rows(conn, chunk), labels)
+        finished = [
             (r["step_run_id"], rev.id)
             for rev in latest.values()
             for r in reversed(runs.get(rev.id, []))
             if r["status"] == "ok"
-        ],
-        {run_id: {c for c, met in rs.items() if met} for run_id, rs in results.items()},
-        {
+        ]
+        blocking = {s.value for s in progress.BLOCKING}
+        faulty = {
             a.step_run_id
             for notes in annotations.values()
             for a in notes
             if a.step_run_id is not None and a.severity in blocking
-        },
+        }
+    else:
+        newest = {rev.id for rev in latest.values()}
+        finished = [
+            (run_id, revision_id)
+            for run_id, revision_id, status in reversed(rows.run_states(conn, chunk))
+            if status == "ok" and revision_id in newest
+        ]
+        faulty = rows.faulty_runs(conn, chunk)
+    # The passing rule (workbench.progress) on the rows loaded here, every model's runs included.
+    passing = progress.choose_passing(
+        {r.id: len(rubric) for r in latest.values() if (rubric := rows.decode_json(r.rubric))},
+        finished,
+        {run_id: {c for c, met in rs.items() if met} for run_id, rs in results.items()},
+        faulty,
     )
+    if not history:
+        # Only a passing run that no ideal answer stands in for can be a target or a chain answer.
+        wanted = [
+            passing[rev.id]
+            for step_id, rev in latest.items()
+            if rev.id in passing and not _ideal_counts(ideals.get(step_id))
+        ]
+        runs = rows.runs(conn, None, endpoints, wanted) if wanted else {}
     by_ps: dict[int, list[_Row]] = {}
     for s in steps:
         by_ps.setdefault(s.problem_set_id, []).append(s)
@@ -380,12 +320,12 @@ def _chunk(
         for number, s in progress.outline(by_ps.get(ps.id, [])):
             revs = revisions.get(s.id, [])
             ideal = ideals.get(s.id)
-            newest = revs[-1] if revs else None
-            passing_id = passing.get(newest.id) if newest is not None else None
+            newest_rev = revs[-1] if revs else None
+            passing_id = passing.get(newest_rev.id) if newest_rev is not None else None
             state = progress.StepState(
-                revision_number=newest.number if newest is not None else None,
+                revision_number=newest_rev.number if newest_rev is not None else None,
                 passing_step_run_id=passing_id,
-                has_ideal=progress.has_ideal(ideal.text if ideal is not None else None),
+                has_ideal=_ideal_counts(ideal),
             )
             by_id = {a.id: a for rev in revs for a in annotations.get(rev.id, no_notes)}
             step_earlier: tuple[tuple[str, str | None, str | None], ...] = ()
@@ -396,6 +336,7 @@ def _chunk(
                     step_earlier = tuple(earlier)
                 except ValidationFailed:
                     broken = True
+            first = 0 if history else max(len(revs) - 1, 0)
             lines.append(
                 StepLine(
                     id=s.id,
@@ -405,16 +346,16 @@ def _chunk(
                     revisions=tuple(
                         [
                             _revision(
-                                rev,
+                                revs[i],
                                 revs[i - 1].prompt if i else "",
-                                runs.get(rev.id, []),
+                                runs.get(revs[i].id, []),
                                 results,
-                                annotations.get(rev.id, no_notes),
+                                annotations.get(revs[i].id, no_notes),
                                 by_id,
                                 passing_id,
                                 kept,
                             )
-                            for i, rev in enumerate(revs)
+                            for i in range(first, len(revs))
                         ]
                     ),
                     ideal=ideal,
@@ -430,7 +371,7 @@ def _chunk(
             answer = chain_answer(
                 ideal.text if ideal is not None else None, answers.get(passing_id or 0)
             )
-            earlier.append((number, newest.prompt if newest is not None else None, answer))
+            earlier.append((number, newest_rev.prompt if newest_rev is not None else None, answer))
         yield ProblemSetLineage(
             id=ps.id,
             project_id=ps.project_id,
@@ -440,44 +381,25 @@ def _chunk(
             persona=Persona(ps.persona).value,
             domain=ps.domain,
             author_id=ps.author_id,
-            accepted_at=_utc(ps.accepted_at),
+            accepted_at=rows.utc(ps.accepted_at),
             steps=tuple(lines),
         )
 
 
-_PROBLEM_SET_COLUMNS = (
-    *(ProblemSet.id, ProblemSet.project_id, ProblemSet.title, ProblemSet.statement),
-    *(ProblemSet.context, _raw(ProblemSet.persona), ProblemSet.domain, ProblemSet.author_id),
-    _raw(ProblemSet.accepted_at),
-)
-_REVISION_COLUMNS = (
-    *(StepRevision.id, StepRevision.step_id, StepRevision.number, StepRevision.prompt),
-    *(_raw(StepRevision.rubric), StepRevision.reference, StepRevision.reason),
-    *(_raw(StepRevision.motivated_by), StepRevision.author_id, _raw(StepRevision.created_at)),
-)
-_ANNOTATION_COLUMNS = (
-    *(Annotation.id, Annotation.revision_id, Annotation.step_run_id, _raw(Annotation.side)),
-    *(Annotation.start, Annotation.end, Annotation.quote, Annotation.category),
-    *(_raw(Annotation.severity), Annotation.note, Annotation.taxonomy_version),
-    *(Annotation.author_id, _raw(Annotation.created_at)),
-)
+def _ideal_counts(ideal: IdealLine | None) -> bool:
+    return progress.has_ideal(ideal.text if ideal is not None else None)
+
+
 _SIDES = {s.value: s.value for s in Side}
 _SEVERITIES = {s.value: s.value for s in Severity}
 
 
 def _annotations(
-    conn: Connection, chunk: tuple[Any, ...], labels: dict[tuple[int, str], str]
+    loaded: Sequence[_Row], labels: dict[tuple[int, str], str]
 ) -> dict[int, list[AnnotationLine]]:
-    """Load the chunk's annotations (revision id -> them, in the order they were made)."""
+    """Group annotation rows by revision id (in the order they were made)."""
     out: dict[int, list[AnnotationLine]] = {}
-    for a in conn.execute(
-        select(*_ANNOTATION_COLUMNS)
-        .join(StepRevision, StepRevision.id == Annotation.revision_id)
-        .join(Step, Step.id == StepRevision.step_id)
-        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
-        .where(*chunk)
-        .order_by(Annotation.id)
-    ).all():
+    for a in loaded:
         out.setdefault(a.revision_id, []).append(
             AnnotationLine(
                 id=a.id,
@@ -494,32 +416,17 @@ def _annotations(
                 note=a.note,
                 taxonomy_version=a.taxonomy_version,
                 author_id=a.author_id,
-                created_at=_utc(a.created_at),  # type: ignore[arg-type]
+                created_at=rows.utc(a.created_at),  # type: ignore[arg-type]
             )
         )
     return out
 
 
-def _ideals(
-    conn: Connection, chunk: tuple[Any, ...], revisions: dict[int, list[_Row]]
-) -> dict[int, IdealLine]:
-    """Load the chunk's ideal answers (step id -> it)."""
+def _ideals(loaded: Sequence[_Row], revisions: dict[int, list[_Row]]) -> dict[int, IdealLine]:
+    """Index ideal answer rows by step id."""
     numbers = {r.id: r.number for revs in revisions.values() for r in revs}
-    out: dict[int, IdealLine] = {}
-    for row in conn.execute(
-        select(
-            IdealAnswer.step_id,
-            IdealAnswer.text,
-            IdealAnswer.based_on_step_run_id,
-            IdealAnswer.revision_id,
-            _raw(IdealAnswer.diff),
-            IdealAnswer.author_id,
-        )
-        .join(Step, Step.id == IdealAnswer.step_id)
-        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
-        .where(*chunk)
-    ).all():
-        out[row.step_id] = IdealLine(
+    return {
+        row.step_id: IdealLine(
             text=row.text,
             based_on_step_run_id=row.based_on_step_run_id,
             revision_id=row.revision_id,
@@ -527,48 +434,8 @@ def _ideals(
             stored_diff=row.diff,
             author_id=row.author_id,
         )
-    return out
-
-
-def _runs(
-    conn: Connection, chunk: tuple[Any, ...], endpoints: dict[int, str]
-) -> dict[int, list[dict[str, Any]]]:
-    """Load the chunk's runs (every model: passing and chains need them all), oldest first."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    rows = conn.execute(
-        select(
-            StepRun.id.label("step_run_id"),
-            StepRun.revision_id,
-            StepRun.endpoint_id,
-            StepRun.chained,
-            _raw(StepRun.created_at),
-            ModelRun.provider,
-            ModelRun.model_id,
-            ModelRun.status,
-            ModelRun.answer,
-            ModelRun.finish_reason,
-            _raw(ModelRun.params),
-            _raw(ModelRun.messages),
-        )
-        .join(ModelRun, ModelRun.id == StepRun.model_run_id)
-        .join(StepRevision, StepRevision.id == StepRun.revision_id)
-        .join(Step, Step.id == StepRevision.step_id)
-        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
-        .where(*chunk)
-        .order_by(StepRun.id)
-    ).all()
-    for row in rows:
-        out.setdefault(row.revision_id, []).append(row._asdict())
-    missing = {r["endpoint_id"] for rs in out.values() for r in rs} - endpoints.keys()
-    if missing:
-        for endpoint_id, name in conn.execute(
-            select(ModelEndpoint.id, ModelEndpoint.name).where(ModelEndpoint.id.in_(missing))
-        ):
-            endpoints[endpoint_id] = name
-    for rs in out.values():
-        for r in rs:
-            r["endpoint_name"] = endpoints.get(r["endpoint_id"], "")
-    return out
+        for row in loaded
+    }
 
 
 def _revision(
@@ -582,15 +449,15 @@ def _revision(
     kept: set[int] | None,
 ) -> RevisionLine:
     run_lines = []
-    rubric = tuple(_json(rev.rubric) or [])
-    motivated_by = tuple(_json(rev.motivated_by) or [])
+    rubric = tuple(rows.decode_json(rev.rubric) or [])
+    motivated_by = tuple(rows.decode_json(rev.motivated_by) or [])
     for r in runs:
         if kept is not None and r["endpoint_id"] not in kept:
             continue
         run_id = r["step_run_id"]
         scored = results.get(run_id, {})
-        params = dict(_json(r["params"]) or {})
-        messages = tuple([dict(m) for m in _json(r["messages"]) or []])
+        params = dict(rows.decode_json(r["params"]) or {})
+        messages = tuple([dict(m) for m in rows.decode_json(r["messages"]) or []])
         system = params.get("system_prompt")
         if system is None and messages and messages[0].get("role") == "system":
             system = messages[0].get("content")
@@ -608,7 +475,7 @@ def _revision(
                 system_prompt=system,
                 messages=messages,
                 chained=bool(r["chained"]),
-                created_at=_utc(r["created_at"]),  # type: ignore[arg-type]
+                created_at=rows.utc(r["created_at"]),  # type: ignore[arg-type]
                 rubric=tuple([CriterionResult(i, c, scored.get(i)) for i, c in enumerate(rubric)]),
                 annotations=tuple([a for a in notes if a.step_run_id == run_id]),
                 passing=run_id == passing_id,
@@ -623,7 +490,7 @@ def _revision(
         reason=rev.reason,
         motivated_by=motivated_by,
         author_id=rev.author_id,
-        created_at=_utc(rev.created_at),  # type: ignore[arg-type]
+        created_at=rows.utc(rev.created_at),  # type: ignore[arg-type]
         runs=tuple(run_lines),
         prompt_annotations=tuple([a for a in notes if a.step_run_id is None]),
         motivating=tuple([by_id[i] for i in motivated_by if i in by_id]),

@@ -51,6 +51,9 @@ class ExportFormat(abc.ABC):
     arrow_schema: ClassVar[pa.Schema]
     # Hugging Face task categories the format serves (for the dataset card).
     task_categories: ClassVar[tuple[str, ...]] = ("text-generation",)
+    # False: the rows need only targets and conversations (``lineage.accepted(history=False)``:
+    # newest revisions, no annotations, only a passing run that no ideal answer stands in for).
+    reads_history: ClassVar[bool] = True
 
     @abc.abstractmethod
     def rows(self, problem_set: ProblemSetLineage, ctx: FormatContext) -> Iterator[dict[str, Any]]:

@@ -22,6 +22,7 @@ class OpenAISFT(ExportFormat):
 
     name = "openai-sft"
     version = "1.0"
+    reads_history = False
     description = (
         "OpenAI chat fine-tuning (SFT) examples: `messages` with the step's prompt (and, in chain "
         "mode, the earlier steps as turns) and the ideal answer as the assistant's reply."

@@ -29,6 +29,7 @@ class TRLSFT(ExportFormat):
 
     name = "trl-sft"
     version = "1.0"
+    reads_history = False
     description = (
         "TRL prompt-completion (standard): `prompt` (chain mode: a User/Assistant transcript of "
         "the earlier steps, then the prompt) and `completion`, the ideal answer."
@@ -56,6 +57,7 @@ class TRLSFTConversational(ExportFormat):
 
     name = "trl-sft-conversational"
     version = "1.0"
+    reads_history = False
     description = (
         "TRL conversational language modeling: `messages`, the step's conversation (chain mode: "
         "with the earlier steps) ending in the ideal answer."
