@@ -66,28 +66,43 @@ def sha256_of(path: Path) -> str:
 
 
 class JsonlWriter:
-    """Append rows to a JSONL file, hashing as it goes."""
+    """Append rows to a JSONL file, hashing as it goes (lines written and hashed in blocks)."""
+
+    BLOCK = 1 << 20
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[bytes] = path.open("wb")
         self._digest = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self.rows = 0
         self.bytes = 0
 
     def write_line(self, data: bytes) -> None:
         """Append one already serialised line (UTF-8, ending in a newline)."""
-        self._file.write(data)
-        self._digest.update(data)
+        self._pending.append(data)
+        self._pending_bytes += len(data)
         self.rows += 1
-        self.bytes += len(data)
+        if self._pending_bytes >= self.BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            block = b"".join(self._pending)
+            self._file.write(block)
+            self._digest.update(block)
+            self.bytes += len(block)
+            self._pending = []
+            self._pending_bytes = 0
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row."""
         self.write_line(json_bytes(row))
 
     def close(self) -> FileStats:
-        """Close the file and return its stats."""
+        """Write what is waiting, close the file and return its stats."""
+        self._flush()
         self._file.close()
         return FileStats(self.path, self.bytes, self._digest.hexdigest(), self.rows)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -164,7 +165,13 @@ class StepLine:
     def messages(self, prompt: str | None = None) -> list[dict[str, str]]:
         """Return the conversation a model gets for ``prompt`` (default: the newest prompt)."""
         if prompt is None:
-            prompt = self.latest.prompt if self.latest is not None else ""
+            # A new list each time; its messages are shared by the rows of every format.
+            return list(self._conversation)
+        return chain_messages(context=self.context, earlier=self.earlier, prompt=prompt)
+
+    @cached_property
+    def _conversation(self) -> list[dict[str, str]]:
+        prompt = self.latest.prompt if self.latest is not None else ""
         return chain_messages(context=self.context, earlier=self.earlier, prompt=prompt)
 
     def run(self, step_run_id: int | None) -> RunLine | None:
@@ -182,6 +189,10 @@ class StepLine:
 
         None when neither is there among the kept runs.
         """
+        return self._target
+
+    @cached_property
+    def _target(self) -> tuple[str, str, RunLine | None] | None:
         if self.ideal is not None and self.ideal.text.strip():
             return self.ideal.text, "ideal_answer", None
         run = self.run(self.passing_step_run_id)

@@ -94,7 +94,7 @@ IDEAL = pa.struct(
 
 
 def _number(value: Any) -> Any:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _run(run: RunLine, ctx: FormatContext) -> dict[str, Any]:
