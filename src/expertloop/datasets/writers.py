@@ -68,7 +68,7 @@ def sha256_of(path: Path) -> str:
 class JsonlWriter:
     """Append rows to a JSONL file, hashing as it goes (lines written and hashed in blocks)."""
 
-    BLOCK = 1 << 20
+    BLOCK = 1 << 16
 
     def __init__(self, path: Path) -> None:
         self.path = path
