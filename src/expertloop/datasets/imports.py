@@ -239,7 +239,35 @@ def record_upload(
     filename: str,
     fmt: str,
 ) -> UploadResult:
-    """Record a finished upload as a queued import with its job, or return the one it repeats."""
+    """Record a finished upload as a queued import with its job, or return the one it repeats.
+
+    A refusal (or any failure) removes the staged file: nothing of a refused upload stays.
+    """
+    try:
+        return _record_upload(
+            session=session,
+            queue=queue,
+            actor=actor,
+            project=project,
+            staged=staged,
+            filename=filename,
+            fmt=fmt,
+        )
+    except BaseException:
+        staged.discard()
+        raise
+
+
+def _record_upload(
+    *,
+    session: Session,
+    queue: JobQueue,
+    actor: User,
+    project: Project,
+    staged: StagedUpload,
+    filename: str,
+    fmt: str,
+) -> UploadResult:
     sha = staged.sha256
     existing = session.scalar(
         select(SeedImport).where(

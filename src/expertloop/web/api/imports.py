@@ -37,19 +37,15 @@ def _record(
     filename: str,
     fmt: str,
 ) -> ImportOut:
-    try:
-        result = imports.record_upload(
-            session=db,
-            queue=jobs,
-            actor=user,
-            project=project,
-            staged=staged,
-            filename=filename,
-            fmt=fmt,
-        )
-    except BaseException:
-        staged.discard()
-        raise
+    result = imports.record_upload(
+        session=db,
+        queue=jobs,
+        actor=user,
+        project=project,
+        staged=staged,
+        filename=filename,
+        fmt=fmt,
+    )
     view = imports.view(session=db, row=result.seed_import, duplicate=result.duplicate)
     return ImportOut.model_validate(view)
 

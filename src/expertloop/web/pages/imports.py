@@ -114,19 +114,15 @@ def _record(
     filename: str,
     fmt: str,
 ) -> None:
-    try:
-        imports.record_upload(
-            session=db,
-            queue=jobs,
-            actor=user,
-            project=project,
-            staged=staged,
-            filename=filename,
-            fmt=fmt,
-        )
-    except BaseException:
-        staged.discard()
-        raise
+    imports.record_upload(
+        session=db,
+        queue=jobs,
+        actor=user,
+        project=project,
+        staged=staged,
+        filename=filename,
+        fmt=fmt,
+    )
 
 
 @router.post("/projects/{project_id}/imports")
