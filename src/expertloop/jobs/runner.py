@@ -100,6 +100,21 @@ class Outcome:
     retry_in: float | None = None
 
 
+def _emit_failed(session: Session, job: Job) -> None:
+    emit(
+        JobFailed(
+            actor_user_id=job.created_by_id,
+            organisation_id=job.organisation_id,
+            subject_type="job",
+            subject_id=str(job.id),
+            job_kind=job.kind,
+            project_id=job.project_id,
+            error=job.error,
+        ),
+        session=session,
+    )
+
+
 def _claim(factory: sessionmaker[Session], job_id: int) -> Job | None:
     with transaction(factory) as session:
         job = session.get(Job, job_id, with_for_update=True)
@@ -139,18 +154,7 @@ def _finish(
         if status == JobStatus.done and current.progress_total is not None:
             current.progress_done = current.progress_total
         if status == JobStatus.failed:
-            emit(
-                JobFailed(
-                    actor_user_id=current.created_by_id,
-                    organisation_id=current.organisation_id,
-                    subject_type="job",
-                    subject_id=str(current.id),
-                    job_kind=current.kind,
-                    project_id=current.project_id,
-                    error=current.error,
-                ),
-                session=session,
-            )
+            _emit_failed(session, current)
         return True
 
 
@@ -300,18 +304,7 @@ def reap(*, session: Session, lease_seconds: int) -> list[int]:
                 f"The worker stopped during the last attempt ({job.attempts} of "
                 f"{job.max_attempts}); nothing of it was kept."
             )
-            emit(
-                JobFailed(
-                    actor_user_id=job.created_by_id,
-                    organisation_id=job.organisation_id,
-                    subject_type="job",
-                    subject_id=str(job.id),
-                    job_kind=job.kind,
-                    project_id=job.project_id,
-                    error=job.error,
-                ),
-                session=session,
-            )
+            _emit_failed(session, job)
     waiting = session.scalars(
         select(Job.id).where(Job.status == JobStatus.queued, Job.enqueued_at < cutoff)
     ).all()
