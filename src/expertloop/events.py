@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,3 +83,153 @@ def recent(
     if before_id:
         query = query.where(AuditLog.id < before_id)
     return list(session.scalars(query))
+
+
+# --- The activity feed's words ---------------------------------------------------------------
+# One sentence per event kind (per action for transitions), so that a feed speaks words, not
+# codes. Placeholders: {actor}; {subject}, the object the event is about (a page links it);
+# {user} and {project}, the names of data["user_id"] and data["project_id"]; any other name is a
+# field of the event's data. A kind missing here gets FALLBACK_SENTENCE.
+SENTENCES: dict[str, str] = {
+    "auth.login_succeeded": "{actor} logged in",
+    "auth.login_failed": "A login to {subject} failed",
+    "auth.logged_out": "{actor} logged out",
+    "auth.password_changed": "{actor} changed their password",
+    "auth.token_created": "{actor} created an API token",
+    "auth.token_revoked": "{actor} revoked an API token",
+    "accounts.organisation_created": "{actor} added the organisation {subject}",
+    "accounts.user_created": "{actor} added {subject} as {role}",
+    "accounts.role_changed": "{actor} made {subject} {to_role}",
+    "accounts.user_deactivated": "{actor} deactivated {subject}",
+    "accounts.user_reactivated": "{actor} reactivated {subject}",
+    "projects.created": "{actor} created the project {subject}",
+    "projects.updated": "{actor} edited the project {subject}",
+    "projects.staffed": "{actor} staffed {user} on {subject} as {role}",
+    "projects.staff_role_changed": "{actor} made {user} {to_role} on {subject}",
+    "projects.unstaffed": "{actor} took {user} off {subject}",
+    "projects.target_models_changed": "{actor} changed the target models of {subject}",
+    "models.endpoint_added": "{actor} connected the model {subject}",
+    "models.endpoint_updated": "{actor} changed the model {subject}",
+    "models.endpoint_removed": "{actor} removed the model {subject}",
+    "workbench.problem_set_created": "{actor} started {subject}",
+    "workbench.problem_set_transitioned:start": "{actor} started work on {subject}",
+    "workbench.problem_set_transitioned:resume": "{actor} resumed work on {subject}",
+    "workbench.problem_set_transitioned:submit": "{actor} submitted {subject} for review",
+    "workbench.problem_set_transitioned:start_review": "{actor} began reviewing {subject}",
+    "workbench.problem_set_transitioned:accept": "{actor} accepted {subject}",
+    "workbench.problem_set_transitioned:return": "{actor} returned {subject} to its author",
+    "workbench.step_added": "{actor} added {subject}",
+    "workbench.step_deleted": "{actor} deleted a step",
+    "workbench.steps_reordered": "{actor} reordered the steps of {subject}",
+    "workbench.step_revised": "{actor} revised {subject} (revision {number})",
+    "workbench.step_run_started": "{actor} ran {subject}",
+    "workbench.annotation_added": "{actor} marked a {severity} fault in {subject}",
+    "workbench.annotation_deleted": "{actor} removed a fault mark in {subject}",
+    "workbench.rubric_scored": "{actor} scored the rubric of {subject}",
+    "workbench.ideal_answer_started": "{actor} began the ideal answer of {subject}",
+    "workbench.taxonomy_changed": "{actor} changed the fault taxonomy of {subject}",
+    "payments.rate_set": "{actor} set an hourly rate",
+    "payments.terms_set": "{actor} set the pay terms of {subject}",
+    "payments.adjustment_requested": "{actor} asked for a time adjustment",
+    "payments.adjustment_decided": "{actor} decided a time adjustment ({status})",
+    "payments.timesheet_transitioned": "{actor} moved the week of {week_start} to {to_status}",
+    "payments.bonus_awarded": "{actor} awarded {user} a bonus",
+    "payments.bonus_rule_set": "{actor} set a bonus rule on {subject}",
+    "payments.payout_run": "{actor} ran payouts to {period_end}",
+    "payments.transaction_reversed": "{actor} reversed a ledger transaction",
+    "payments.project_completed": "{actor} marked {subject} complete",
+    "datasets.snapshot_created": "{actor} started snapshot {number} of {project}",
+    "datasets.snapshot_ready": "Snapshot {number} of {project} is ready",
+    "datasets.snapshot_failed": "Snapshot {number} of {project} failed",
+    "datasets.seed_import_received": "{actor} uploaded seeds to {project}",
+    "datasets.seeds_imported": "{rows} seeds were imported into {project}",
+    "datasets.seed_import_failed": "A seed import into {project} failed",
+    "datasets.seed_picked_up": "{actor} picked up a seed in {project}",
+    "jobs.submitted": "{actor} queued a {job_kind} job",
+    "jobs.failed": "A {job_kind} job failed",
+    "jobs.cancelled": "{actor} cancelled a {job_kind} job",
+    "webhooks.created": "{actor} added a webhook",
+    "webhooks.updated": "{actor} changed a webhook",
+    "webhooks.deleted": "{actor} deleted a webhook",
+    "webhooks.redelivered": "{actor} redelivered a webhook event",
+}
+FALLBACK_SENTENCE = "{actor}: {what}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a sentence: the template's own words, or a value put in (a name, a title:
+    user text, which a page isolates); ``subject`` marks the name of the object it is about."""
+
+    text: str
+    value: bool = False
+    subject: bool = False
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """An event told in words, in pieces so that a page can link the object's name."""
+
+    segments: tuple[Segment, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.segments)
+
+
+def _humanise(kind: str) -> str:
+    area, _, what = kind.partition(".")
+    return (what or area).replace("_", " ")
+
+
+def describe(
+    row: AuditLog,
+    *,
+    actor: str,
+    subject: str | None,
+    user_names: dict[int, str] | None = None,
+    project_names: dict[int, str] | None = None,
+) -> Sentence:
+    """Tell an audit row in words, from ``SENTENCES`` (a kind missing there gets the fallback)."""
+    data = row.data or {}
+    action = data.get("action")
+    template = SENTENCES.get(f"{row.kind}:{action}") if action else None
+    template = template or SENTENCES.get(row.kind)
+    subject_text = subject or " ".join(
+        part for part in ((row.subject_type or "").replace("_", " "), row.subject_id) if part
+    )
+
+    def value(name: str) -> str | None:
+        if name == "actor":
+            return actor
+        if name == "subject":
+            return subject_text or None
+        if name == "user":
+            uid = data.get("user_id")
+            return (user_names or {}).get(uid) if isinstance(uid, int) else None
+        if name == "project":
+            pid = data.get("project_id")
+            return (project_names or {}).get(pid) if isinstance(pid, int) else None
+        if name == "what":
+            return _humanise(row.kind) + (f" ({subject_text})" if subject_text else "")
+        raw = data.get(name)
+        return None if raw is None or raw == "" else str(raw).replace("_", " ")
+
+    for candidate in (template, FALLBACK_SENTENCE):
+        if candidate is None:
+            continue
+        segments: list[Segment] = []
+        complete = True
+        for literal, name, _spec, _conv in string.Formatter().parse(candidate):
+            if literal:
+                segments.append(Segment(literal))
+            if name is None:
+                continue
+            text = value(name)
+            if text is None:
+                complete = False  # a field the row lacks: the fallback still says what happened
+                break
+            segments.append(Segment(text, value=True, subject=name == "subject"))
+        if complete:
+            return Sentence(tuple(segments))
+    return Sentence((Segment(actor, value=True), Segment(f": {_humanise(row.kind)}")))

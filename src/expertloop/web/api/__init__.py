@@ -12,6 +12,7 @@ from expertloop.web.api import (
     exports,
     imports,
     jobs,
+    me,
     models,
     organisations,
     payments,
@@ -43,6 +44,7 @@ RESOURCES = (
     imports,
     webhooks,
     audit,
+    me,
 )
 
 
