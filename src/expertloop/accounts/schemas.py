@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.accounts.models import OrganisationKind, Role
+from expertloop.text import CleanLine
 
 
 class LoginIn(BaseModel):
@@ -21,7 +22,7 @@ class PasswordChangeIn(BaseModel):
 
 
 class OrganisationIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanLine = Field(min_length=1, max_length=200)
     kind: Literal[OrganisationKind.client] = Field(
         default=OrganisationKind.client,
         description="Only client organisations are created; the operator's exists once.",
@@ -40,8 +41,8 @@ class OrganisationOut(BaseModel):
 
 class UserIn(BaseModel):
     organisation_id: int
-    email: str = Field(min_length=3, max_length=320)
-    name: str = Field(min_length=1, max_length=200)
+    email: CleanLine = Field(min_length=3, max_length=320)
+    name: CleanLine = Field(min_length=1, max_length=200)
     role: Role
     password: str = Field(min_length=1, max_length=1024)
 
@@ -70,7 +71,7 @@ class SessionOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: CleanLine = Field(min_length=1, max_length=100)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 

@@ -23,6 +23,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from expertloop.errors import ValidationFailed
+from expertloop.text import FORBIDDEN as FORBIDDEN  # import_checks reads it here
 
 FORMATS = ("jsonl", "csv", "parquet", "label_studio")
 EXTENSIONS = {
@@ -41,10 +42,6 @@ PARQUET_BATCH_ROWS = 5_000
 # times the upload limit (the same guard as refusing gzip uploads: no decompression bombs).
 PARQUET_MAX_EXPANSION = 8
 
-
-# Control characters other than tab and newline, and lone surrogates (not encodable as UTF-8;
-# PostgreSQL refuses NUL and both).
-FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 COMPRESSED_MAGIC = (
     (b"\x1f\x8b", "gzip"),

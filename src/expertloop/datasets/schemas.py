@@ -8,12 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from expertloop.datasets.models import ImportStatus, SnapshotStatus
+from expertloop.text import CleanLine
 
 # --- Snapshots ---------------------------------------------------------------------------------
 
 
 class SnapshotFiltersIn(BaseModel):
-    domain: str | None = Field(
+    domain: CleanLine | None = Field(
         default=None, max_length=100, description="Only problem sets of this domain."
     )
     accepted_from: dt.date | None = Field(

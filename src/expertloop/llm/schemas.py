@@ -7,20 +7,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from expertloop.text import CleanLine, CleanText
+
 
 class GenerationParamsIn(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=32_768)
     seed: int | None = None
     top_p: float | None = Field(default=None, gt=0, le=1)
-    system_prompt: str | None = Field(default=None, max_length=20_000)
+    system_prompt: CleanText | None = Field(default=None, max_length=20_000)
 
 
 class EndpointIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: CleanLine = Field(min_length=1, max_length=100)
     provider: Literal["openai_compatible", "local", "scripted"]
-    base_url: str = Field(default="", max_length=500)
-    model_id: str = Field(min_length=1, max_length=200)
+    base_url: CleanLine = Field(default="", max_length=500)
+    model_id: CleanLine = Field(min_length=1, max_length=200)
     api_key: SecretStr | None = Field(default=None, description="Write-only; never returned.")
     defaults: GenerationParamsIn = Field(default_factory=GenerationParamsIn)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -32,9 +34,9 @@ class EndpointIn(BaseModel):
 
 class EndpointPatch(BaseModel):
     version: int
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    base_url: str | None = Field(default=None, max_length=500)
-    model_id: str | None = Field(default=None, min_length=1, max_length=200)
+    name: CleanLine | None = Field(default=None, min_length=1, max_length=100)
+    base_url: CleanLine | None = Field(default=None, max_length=500)
+    model_id: CleanLine | None = Field(default=None, min_length=1, max_length=200)
     api_key: SecretStr | None = Field(default=None, description="Write-only; empty string clears.")
     defaults: GenerationParamsIn | None = None
     rate_limit_per_second: float | None = Field(default=None, gt=0, le=10_000)
@@ -66,7 +68,7 @@ class EndpointOut(EndpointPublicOut):
 
 class MessageIn(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=200_000)
+    content: CleanText = Field(max_length=200_000)
 
 
 class RunIn(BaseModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.payments.models import AdjustmentStatus, TimesheetStatus
+from expertloop.text import CleanText
 
 
 class RateIn(BaseModel):
@@ -59,7 +60,7 @@ class ManualBonusIn(BaseModel):
     project_id: int
     currency: str = Field(min_length=3, max_length=3)
     amount_minor: int = Field(gt=0)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: CleanText = Field(min_length=1, max_length=2000)
     earned_on: dt.date | None = None
 
 
@@ -104,7 +105,7 @@ class AdjustmentIn(BaseModel):
     project_id: int
     work_date: dt.date
     minutes: int = Field(ge=-1440, le=1440)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: CleanText = Field(min_length=1, max_length=2000)
 
 
 class AdjustmentOut(BaseModel):
@@ -172,7 +173,7 @@ class TimesheetReviewOut(BaseModel):
 
 
 class CommentIn(BaseModel):
-    comment: str = Field(default="", max_length=5000)
+    comment: CleanText = Field(default="", max_length=5000)
 
 
 class PayoutRunIn(BaseModel):
@@ -260,7 +261,7 @@ class EarningsOut(BaseModel):
 
 
 class ReverseIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: CleanText = Field(min_length=1, max_length=2000)
 
 
 class TransactionOut(BaseModel):

@@ -7,24 +7,25 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.projects.models import StaffRole
+from expertloop.text import CleanLine, CleanText
 
 
 class ProjectIn(BaseModel):
     organisation_id: int | None = Field(
         default=None, description="Client organisation; defaults to the caller's own."
     )
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=20_000)
-    domain: str = Field(default="", max_length=100)
-    guidelines: str = Field(default="", max_length=200_000)
+    name: CleanLine = Field(min_length=1, max_length=200)
+    description: CleanText = Field(default="", max_length=20_000)
+    domain: CleanLine = Field(default="", max_length=100)
+    guidelines: CleanText = Field(default="", max_length=200_000)
 
 
 class ProjectPatch(BaseModel):
     version: int = Field(description="The version you edited; a stale one gets 409.")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=20_000)
-    domain: str | None = Field(default=None, max_length=100)
-    guidelines: str | None = Field(default=None, max_length=200_000)
+    name: CleanLine | None = Field(default=None, min_length=1, max_length=200)
+    description: CleanText | None = Field(default=None, max_length=20_000)
+    domain: CleanLine | None = Field(default=None, max_length=100)
+    guidelines: CleanText | None = Field(default=None, max_length=200_000)
 
 
 class ProjectOut(BaseModel):

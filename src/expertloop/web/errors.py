@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from expertloop import errors
+from expertloop import errors, text
 from expertloop.web.templating import render
 
 log = logging.getLogger("expertloop.web")
@@ -29,6 +29,10 @@ STATUS_BY_ERROR: dict[type[errors.ExpertLoopError], int] = {
     errors.SchemaOutOfDateError: 503,
     errors.ConfigurationError: 500,
 }
+
+_LOC_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
+_PYDANTIC_BRANCHES = frozenset({"str", "int", "float", "bool", "function-after", "function-before"})
+_LENGTH_TYPES = frozenset({"string_too_long", "string_too_short", "too_long", "too_short"})
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -119,14 +123,75 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return _render(request, exc.status_code, code, message, headers=dict(exc.headers or {}))
 
 
+def _label(loc: tuple[Any, ...]) -> str:
+    """Name the field at ``loc`` as a person would ("body.rubric.3" -> "Rubric item 4")."""
+    parts = list(loc[1:] if loc and loc[0] in _LOC_SOURCES else loc)
+    while parts and isinstance(parts[-1], str) and parts[-1] in _PYDANTIC_BRANCHES:
+        parts.pop()  # a union branch's tag ("str", "list[...]") names no field
+    if not parts:
+        return "The request body"
+    *_, last = parts
+    if isinstance(last, int) and len(parts) > 1:
+        return f"{text.field_label(str(parts[-2]))} item {last + 1}"
+    return text.field_label(str(last))
+
+
+def _length(err: Any) -> int | None:
+    value = err.get("input")
+    return len(value) if isinstance(value, str | list | tuple | dict) else None
+
+
+def _friendly(err: Any) -> str:
+    """Say what is wrong with one field in words (the length, never the value itself)."""
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    label = _label(tuple(err.get("loc", ())))
+    length = _length(err)
+    # An optional text field reports its length limit as a generic "too_long" on the string.
+    if isinstance(err.get("input"), str) and kind in ("too_long", "too_short"):
+        kind = "string_" + kind
+    if kind == "string_too_long" and length is not None:
+        return text.too_long_message(label, length, int(ctx.get("max_length", 0)))
+    if kind == "too_long" and length is not None:
+        return f"{label} has too many items: {length:,}, at most {int(ctx.get('max_length', 0)):,}."
+    if kind == "string_too_short":
+        minimum = int(ctx.get("min_length", 1))
+        if minimum <= 1:
+            return f"{label} must not be empty."
+        return f"{label} is too short: {length or 0:,} characters, at least {minimum:,}."
+    if kind == "too_short":
+        return f"{label} needs at least {int(ctx.get('min_length', 1)):,} items."
+    if kind == "missing":
+        return f"{label} is required."
+    if kind in (text.CONTROL_CHARACTER, text.LINE_BREAK):
+        # The validator's own message, named after where the field sits in this request.
+        if kind == text.LINE_BREAK:
+            return text.line_break_message(label)
+        return text.control_message(
+            label, chr(int(str(ctx["code_point"])[2:], 16)), int(ctx["position"])
+        )
+    detail = str(err.get("msg", "")).removeprefix("Value error, ")
+    return f"{label}: {detail}" + ("" if detail.endswith((".", "?", "!")) else ".")
+
+
 async def validation_error(request: Request, exc: Exception) -> Response:
-    """Explain what is wrong with the request without echoing its values back."""
+    """Explain what is wrong with the request in words, without echoing its values back."""
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"loc": [str(part) for part in err.get("loc", ())], "message": err.get("msg", "")}
-        for err in exc.errors()
-    ]
-    message = "; ".join(f"{'.'.join(p['loc'][1:]) or 'body'}: {p['message']}" for p in problems)
+    problems: list[dict[str, Any]] = []
+    for err in exc.errors():
+        problem: dict[str, Any] = {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "type": err.get("type", ""),
+            "message": _friendly(err),
+        }
+        # The limits and the length, so a client can say the same in its own words.
+        for key in ("max_length", "min_length", "code_point", "position"):
+            if key in (err.get("ctx") or {}):
+                problem[key] = err["ctx"][key]
+        if problem["type"] in _LENGTH_TYPES and _length(err) is not None:
+            problem["length"] = _length(err)
+        problems.append(problem)
+    message = " ".join(p["message"] for p in problems)
     return _render(
         request, 422, "invalid_request", message or "Invalid request.", {"problems": problems}
     )

@@ -7,15 +7,16 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from expertloop.text import CleanLine, CleanText
 from expertloop.webhooks.models import DeliveryStatus
 
 EventType = Literal["problem_set.accepted", "snapshot.ready", "job.failed"]
 
 
 class WebhookIn(BaseModel):
-    url: str = Field(min_length=1, max_length=2000, examples=["https://hooks.example.com/el"])
+    url: CleanLine = Field(min_length=1, max_length=2000, examples=["https://hooks.example.com/el"])
     events: list[EventType] = Field(min_length=1, max_length=10)
-    description: str = Field(default="", max_length=300)
+    description: CleanText = Field(default="", max_length=300)
     organisation_id: int | None = Field(
         default=None, description="Operators: the client organisation. Clients: leave unset."
     )
@@ -23,9 +24,9 @@ class WebhookIn(BaseModel):
 
 class WebhookPatch(BaseModel):
     version: int | None = Field(default=None, description="The version you edited (stale: 409).")
-    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    url: CleanLine | None = Field(default=None, min_length=1, max_length=2000)
     events: list[EventType] | None = Field(default=None, min_length=1, max_length=10)
-    description: str | None = Field(default=None, max_length=300)
+    description: CleanText | None = Field(default=None, max_length=300)
     active: bool | None = None
 
 

@@ -8,24 +8,25 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.llm.schemas import RunOut
+from expertloop.text import CleanLine, CleanText
 from expertloop.workbench.models import Persona, Severity, Side, Status
 
 
 class ProblemSetIn(BaseModel):
-    title: str = Field(min_length=1, max_length=300)
-    statement: str = Field(default="", max_length=100_000)
-    context: str = Field(default="", max_length=500_000)
+    title: CleanLine = Field(min_length=1, max_length=300)
+    statement: CleanText = Field(default="", max_length=100_000)
+    context: CleanText = Field(default="", max_length=500_000)
     persona: Persona = Persona.user
-    domain: str | None = Field(default=None, max_length=100)
+    domain: CleanLine | None = Field(default=None, max_length=100)
 
 
 class ProblemSetPatch(BaseModel):
     version: int = Field(description="The version you edited; a stale one gets 409.")
-    title: str | None = Field(default=None, max_length=300)
-    statement: str | None = Field(default=None, max_length=100_000)
-    context: str | None = Field(default=None, max_length=500_000)
+    title: CleanLine | None = Field(default=None, max_length=300)
+    statement: CleanText | None = Field(default=None, max_length=100_000)
+    context: CleanText | None = Field(default=None, max_length=500_000)
     persona: Persona | None = None
-    domain: str | None = Field(default=None, max_length=100)
+    domain: CleanLine | None = Field(default=None, max_length=100)
 
 
 class StepStateOut(BaseModel):
@@ -59,21 +60,21 @@ class ProblemSetOut(BaseModel):
 
 
 class StepIn(BaseModel):
-    title: str = Field(default="", max_length=300)
-    prompt: str = Field(default="", max_length=100_000)
-    rubric: list[str] = Field(default_factory=list, max_length=50)
-    reference: str = Field(default="", max_length=100_000)
+    title: CleanLine = Field(default="", max_length=300)
+    prompt: CleanText = Field(default="", max_length=100_000)
+    rubric: list[CleanText] = Field(default_factory=list, max_length=50)
+    reference: CleanText = Field(default="", max_length=100_000)
     parent_id: int | None = None
     chain: bool = False
 
 
 class StepPatch(BaseModel):
     version: int = Field(description="The version you edited; a stale one gets 409.")
-    title: str | None = Field(default=None, max_length=300)
+    title: CleanLine | None = Field(default=None, max_length=300)
     chain: bool | None = None
-    draft_prompt: str | None = Field(default=None, max_length=100_000)
-    draft_rubric: list[str] | None = Field(default=None, max_length=50)
-    draft_reference: str | None = Field(default=None, max_length=100_000)
+    draft_prompt: CleanText | None = Field(default=None, max_length=100_000)
+    draft_rubric: list[CleanText] | None = Field(default=None, max_length=50)
+    draft_reference: CleanText | None = Field(default=None, max_length=100_000)
 
 
 class StepOut(BaseModel):
@@ -103,7 +104,7 @@ class ReorderIn(BaseModel):
 
 
 class ReviseIn(BaseModel):
-    reason: str = Field(default="", max_length=5000)
+    reason: CleanText = Field(default="", max_length=5000)
     motivated_by: list[int] = Field(default_factory=list, max_length=200)
 
 
@@ -123,7 +124,7 @@ class RevisionOut(BaseModel):
 
 
 class TransitionIn(BaseModel):
-    comment: str = Field(default="", max_length=20_000)
+    comment: CleanText = Field(default="", max_length=20_000)
     version: int | None = None
 
 
@@ -145,10 +146,12 @@ class AnnotationIn(BaseModel):
     )
     start: int | None = Field(default=None, ge=0, description="Code-point offset, inclusive.")
     end: int | None = Field(default=None, ge=0, description="Code-point offset, exclusive.")
-    quote: str | None = Field(default=None, description="The selected text, checked if given.")
-    category: str = Field(min_length=1, max_length=60)
+    quote: CleanText | None = Field(
+        default=None, description="The selected text (\\n line ends), checked if given."
+    )
+    category: CleanLine = Field(min_length=1, max_length=60)
     severity: Severity
-    note: str = Field(default="", max_length=10_000)
+    note: CleanText = Field(default="", max_length=10_000)
 
 
 class AnnotationOut(BaseModel):
@@ -175,7 +178,7 @@ class RubricIn(BaseModel):
 
 
 class IdealIn(BaseModel):
-    text: str = Field(max_length=200_000)
+    text: CleanText = Field(max_length=200_000)
     version: int | None = Field(
         default=None, description="Omit to create; else the version edited."
     )
@@ -196,10 +199,10 @@ class IdealOut(BaseModel):
 
 
 class CategoryIO(BaseModel):
-    key: str = Field(min_length=1, max_length=60)
-    label: str = Field(min_length=1, max_length=100)
+    key: CleanLine = Field(min_length=1, max_length=60)
+    label: CleanLine = Field(min_length=1, max_length=100)
     side: Literal["response", "prompt"]
-    description: str = Field(default="", max_length=2000)
+    description: CleanText = Field(default="", max_length=2000)
 
 
 class TaxonomyIn(BaseModel):

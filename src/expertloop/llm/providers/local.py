@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from expertloop.errors import ConfigurationError
+from expertloop.llm import context
 from expertloop.llm.config import EndpointConfig, Runtime
 from expertloop.llm.interface import (
     Completion,
@@ -146,10 +147,13 @@ class LocalLlamaClient(ModelClient):
                     continue
                 latency = (time.monotonic() - started) * 1000
                 if kind == "error":
+                    overflow = context.from_llama_cpp(value)
                     yield Completion(
                         text="".join(text_parts),
                         status=RunStatus.incomplete if text_parts else RunStatus.failed,
-                        error=f"The local model failed: {type(value).__name__}.",
+                        error=overflow.reason()
+                        if overflow
+                        else f"The local model failed: {type(value).__name__}.",
                         upstream_error=str(value)[:2000],
                         latency_ms=latency,
                         ttft_ms=ttft,

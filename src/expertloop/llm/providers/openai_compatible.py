@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from expertloop.llm import context
 from expertloop.llm.config import EndpointConfig, Runtime
 from expertloop.llm.interface import (
     Completion,
@@ -289,6 +290,9 @@ class OpenAICompatibleClient(ModelClient):
         raw, _ = await self._read_capped(response, _ERROR_BODY_CAP)
         text = raw.decode("utf-8", errors="replace")
         status = response.status
+        overflow = context.from_response(status, text)
+        if overflow is not None:
+            raise _Failed(overflow.reason(), upstream=text)
         reason = f"The endpoint answered HTTP {status}."
         if status in (401, 403):
             reason = f"The endpoint refused the credentials (HTTP {status}); check the API key."
@@ -352,8 +356,9 @@ class OpenAICompatibleClient(ModelClient):
             if "error" in payload:
                 err = payload["error"]
                 message = err.get("message") if isinstance(err, dict) else str(err)
+                overflow = context.from_response(None, data)
                 raise _Failed(
-                    "The endpoint reported an error mid-stream.",
+                    overflow.reason() if overflow else "The endpoint reported an error mid-stream.",
                     upstream=str(message)[:_ERROR_BODY_CAP],
                     partial=True,
                 )
@@ -414,7 +419,11 @@ class OpenAICompatibleClient(ModelClient):
             raise _Failed("The endpoint answered with unexpected JSON.", upstream=text[:2000])
         state.events.append(payload)
         if "error" in payload:
-            raise _Failed("The endpoint reported an error.", upstream=text[:_ERROR_BODY_CAP])
+            overflow = context.from_response(None, text)
+            raise _Failed(
+                overflow.reason() if overflow else "The endpoint reported an error.",
+                upstream=text[:_ERROR_BODY_CAP],
+            )
         self._usage(state, payload)
         choice = _first_choice(payload)
         if choice is None:

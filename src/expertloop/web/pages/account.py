@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from expertloop.accounts import login as login_uc
 from expertloop.accounts import tokens as tokens_uc
 from expertloop.errors import ValidationFailed
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, IP, CurrentAuth, CurrentUser
 from expertloop.web.templating import render
 
@@ -66,6 +67,7 @@ def token_create(
 ) -> Response:
     """Create a token and show its secret once."""
     try:
+        name = clean_text(name, field="Name", max_length=100, one_line=True)
         secret, row = tokens_uc.create_token(session=db, user=user, name=name, ip=ip)
     except ValidationFailed as exc:
         return _page(request, db, user, 422, token_error=exc.message)

@@ -16,6 +16,7 @@ from expertloop.llm.hub import TEST_REQUEST
 from expertloop.llm.models import ModelEndpoint
 from expertloop.llm.policies import can_manage_endpoints
 from expertloop.llm.registry import PROVIDERS
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, CurrentUser, Hub
 from expertloop.web.templating import render
 
@@ -64,7 +65,7 @@ def models_add(
     max_tokens: Annotated[str, Form(max_length=10)] = "",
     seed: Annotated[str, Form(max_length=20)] = "",
     organisation_id: Annotated[str, Form(max_length=20)] = "",
-    system_prompt: Annotated[str, Form(max_length=20_000)] = "",
+    system_prompt: Annotated[str, Form()] = "",
 ) -> Response:
     """Add an endpoint, or show the form again with the reason (the key is never echoed)."""
     _check(user)
@@ -90,6 +91,11 @@ def models_add(
             request, db, 422, form=form, error="Temperature, max tokens and seed must be numbers."
         )
     try:
+        name = clean_text(name, field="Name", max_length=100, one_line=True)
+        base_url = clean_text(base_url, field="Base URL", max_length=500, one_line=True)
+        model_id = clean_text(model_id, field="Model ID", max_length=200, one_line=True)
+        system_prompt = clean_text(system_prompt, field="System prompt", max_length=20_000)
+        defaults["system_prompt"] = system_prompt or None
         endpoints_uc.add_endpoint(
             session=db,
             actor=user,

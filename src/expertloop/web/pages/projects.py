@@ -17,6 +17,7 @@ from expertloop.llm import endpoints as endpoints_uc
 from expertloop.llm import runs as runs_uc
 from expertloop.projects import policies, targets
 from expertloop.projects import projects as projects_uc
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, CurrentUser
 from expertloop.web.templating import render
 
@@ -63,12 +64,16 @@ def project_create(
     db: DB,
     name: Annotated[str, Form(max_length=200)] = "",
     domain: Annotated[str, Form(max_length=100)] = "",
-    description: Annotated[str, Form(max_length=20_000)] = "",
-    guidelines: Annotated[str, Form(max_length=200_000)] = "",
+    description: Annotated[str, Form()] = "",
+    guidelines: Annotated[str, Form()] = "",
     organisation_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Create the project, or show the form again with the error and the typed text kept."""
     try:
+        name = clean_text(name, field="Name", max_length=200, one_line=True)
+        domain = clean_text(domain, field="Domain", max_length=100, one_line=True)
+        description = clean_text(description, field="Description", max_length=20_000)
+        guidelines = clean_text(guidelines, field="Guidelines", max_length=200_000)
         project = projects_uc.create_project(
             session=db,
             actor=user,

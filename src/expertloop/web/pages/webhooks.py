@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from expertloop.errors import Conflict, ValidationFailed
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, IP, AppSettings, CurrentUser, Hub, Jobs
 from expertloop.web.templating import render
 from expertloop.webhooks import deliveries, subscriptions
@@ -71,6 +72,8 @@ def webhooks_create(
         "organisation_id": organisation_id,
     }
     try:
+        url = clean_text(url, field="URL", max_length=2000, one_line=True)
+        description = clean_text(description, field="Description", max_length=300)
         created = subscriptions.create(
             session=db,
             actor=user,

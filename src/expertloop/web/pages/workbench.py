@@ -11,9 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from expertloop.datasets import seeds as seeds_uc
-from expertloop.errors import ExpertLoopError, ValidationFailed
+from expertloop.errors import ExpertLoopError
 from expertloop.llm.models import ModelEndpoint
 from expertloop.projects import targets
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, AppSettings, CurrentUser
 from expertloop.web.errors import status_for
 from expertloop.web.templating import render
@@ -109,13 +110,15 @@ def problem_set_create(
     project_id: int,
     user: CurrentUser,
     db: DB,
-    title: Annotated[str, Form(max_length=300)] = "",
-    statement: Annotated[str, Form(max_length=100_000)] = "",
+    title: Annotated[str, Form()] = "",
+    statement: Annotated[str, Form()] = "",
     persona: Annotated[str, Form(max_length=20)] = "user",
 ) -> Response:
     """Create a problem set from the list page's form and open its editor."""
     access = load.project_access(session=db, actor=user, project_id=project_id)
     try:
+        title = clean_text(title, field="Title", max_length=300, one_line=True)
+        statement = clean_text(statement, field="Statement", max_length=100_000)
         ps = problem_sets.create(
             session=db, access=access, title=title, statement=statement, persona=persona
         )
@@ -207,8 +210,10 @@ def step_create(
     """Add a step from the editor's form and open it (a refusal keeps what was typed)."""
     loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
     try:
-        if len(title) > 300:
-            raise ValidationFailed("A step title is at most 300 characters.")
+        title = clean_text(title, field="Title", max_length=300, one_line=True)
+        prompt = clean_text(prompt, field="Prompt", max_length=100_000)
+        rubric = clean_text(rubric, field="Rubric", max_length=100_000)
+        reference = clean_text(reference, field="Reference", max_length=100_000)
         with db.begin_nested():
             step = steps_uc.add(
                 session=db,
@@ -248,6 +253,7 @@ def problem_set_action(
     """Apply a status action from the editor's buttons (a refusal keeps the comment)."""
     loaded = load.problem_set(session=db, actor=user, problem_set_id=problem_set_id)
     try:
+        comment = clean_text(comment, field="Comment", max_length=20_000)
         with db.begin_nested():
             status.transition(session=db, loaded=loaded, action=action, comment=comment)
     except ExpertLoopError as exc:

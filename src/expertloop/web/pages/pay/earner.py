@@ -23,6 +23,7 @@ from expertloop.payments.policies import (
 )
 from expertloop.projects import projects as projects_uc
 from expertloop.settings import Settings
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, AppSettings, CurrentUser
 from expertloop.web.errors import status_for
 from expertloop.web.pages.pay.common import (
@@ -180,11 +181,12 @@ def time_adjustment(
     project_id: Annotated[str, Form(max_length=20)] = "",
     work_date: Annotated[str, Form(max_length=20)] = "",
     minutes: Annotated[str, Form(max_length=20)] = "",
-    reason: Annotated[str, Form(max_length=2000)] = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Ask for minutes to be added to (or removed from) a day's tracked time."""
     _require_earner(user)
     try:
+        reason = clean_text(reason, field="Reason", max_length=2000)
         pid = _opt_id(project_id)
         if pid is None:
             raise ValidationFailed("Choose the project the time was spent on.")

@@ -31,6 +31,7 @@ from expertloop.payments.policies import (
 )
 from expertloop.projects import projects as projects_uc
 from expertloop.settings import Settings
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, AppSettings, CurrentUser, Jobs
 from expertloop.web.errors import status_for
 from expertloop.web.pages.pay.common import (
@@ -244,12 +245,13 @@ def payroll_return(
     user: CurrentUser,
     db: DB,
     settings: AppSettings,
-    comment: Annotated[str, Form(max_length=5000)] = "",
+    comment: Annotated[str, Form()] = "",
 ) -> Response:
     """Send a submitted timesheet back to the expert with a comment."""
     sheet = timesheets.get_sheet(session=db, actor=user, timesheet_id=timesheet_id)
     _require_payroll(user)
     try:
+        comment = clean_text(comment, field="Comment", max_length=5000)
         return_sheet(db, user, sheet, comment)
     except ExpertLoopError as exc:
         return _payroll_error(

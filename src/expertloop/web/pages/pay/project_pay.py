@@ -21,6 +21,7 @@ from expertloop.payments.models import (
 from expertloop.projects import projects as projects_uc
 from expertloop.projects.models import Project
 from expertloop.settings import Settings
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, AppSettings, CurrentUser
 from expertloop.web.errors import status_for
 from expertloop.web.pages.pay.common import (
@@ -229,13 +230,14 @@ def pay_bonus(
     user_id: Annotated[str, Form(max_length=20)] = "",
     currency: Annotated[str, Form(max_length=10)] = "USD",
     amount: Annotated[str, Form(max_length=40)] = "",
-    reason: Annotated[str, Form(max_length=2000)] = "",
+    reason: Annotated[str, Form()] = "",
     earned_on: Annotated[str, Form(max_length=20)] = "",
     idempotency_key: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Award a one-off bonus with a reason; the form's key makes a double submit harmless."""
     project = _pay_project(db, user, project_id)
     try:
+        reason = clean_text(reason, field="Reason", max_length=2000)
         uid = _opt_id(user_id)
         staffed = {
             u.id for _s, u in projects_uc.staff_people(session=db, actor=user, project=project)

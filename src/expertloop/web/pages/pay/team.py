@@ -18,6 +18,7 @@ from expertloop.errors import ExpertLoopError, NotFound
 from expertloop.payments import timesheets
 from expertloop.payments.policies import can_run_payroll
 from expertloop.settings import Settings
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, AppSettings, CurrentUser
 from expertloop.web.errors import status_for
 from expertloop.web.pages.pay.common import (
@@ -105,12 +106,13 @@ def team_return(
     user: CurrentUser,
     db: DB,
     settings: AppSettings,
-    comment: Annotated[str, Form(max_length=5000)] = "",
+    comment: Annotated[str, Form()] = "",
 ) -> Response:
     """Send a week back to its expert with a comment."""
     _require_reviewer(user)
     sheet = timesheets.get_sheet_to_review(session=db, actor=user, timesheet_id=timesheet_id)
     try:
+        comment = clean_text(comment, field="Comment", max_length=5000)
         return_sheet(db, user, sheet, comment)
     except ExpertLoopError as exc:
         return _error(
