@@ -59,6 +59,25 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
 }
 
 
+# Embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): they reorder what
+# follows them, so "gnp.exe" can show as "exe.png". The marks (LRM, RLM, ALM) stay: they cannot
+# reorder letters, and right-to-left writers use them to place punctuation.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A)],
+    None,
+)
+
+
+def oneline(value: object) -> str:
+    """Return text for a one-line context (title, link, cell): bidi controls out, one line."""
+    if value is None:
+        return ""
+    text = str(value)
+    flat = " ".join(text.translate(_BIDI_CONTROLS).splitlines())
+    # Already escaped HTML (a {% filter %} block's output) must not be escaped twice.
+    return Markup(flat) if isinstance(value, Markup) else flat  # noqa: S704
+
+
 def format_datetime(value: dt.datetime | None) -> str:
     """Format a timestamp for pages (UTC, minute precision)."""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
@@ -70,6 +89,7 @@ def make_templates(*, env_name: str) -> Jinja2Templates:
     templates.env.globals["instance_env"] = env_name
     templates.env.filters["markdown"] = lambda text: Markup(render_markdown(text))  # noqa: S704
     templates.env.filters["dt"] = format_datetime
+    templates.env.filters["oneline"] = oneline
     return templates
 
 
