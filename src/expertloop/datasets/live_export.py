@@ -2,8 +2,9 @@
 
 A live export is not a snapshot: it is not numbered, not stored, not immutable and has no
 manifest or card; two downloads differ when problem sets were accepted in between. It reads the
-same read model (``workbench.lineage``) through the same format modules as a snapshot build, row
-by row, so the first line leaves long before the last problem set is read and memory stays flat.
+same read model (``workbench.lineage``; for the SFT formats its short reading,
+``workbench.lineage_sft``) through the same format modules as a snapshot build, row by row, so
+the first line leaves long before the last problem set is read and memory stays flat.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from expertloop.accounts.models import User
 from expertloop.datasets import policies
 from expertloop.datasets.formats import FORMATS, ExportFormat, FormatContext
+from expertloop.datasets.formats.base import ShortFormat
 from expertloop.datasets.snapshots import slugify
 from expertloop.datasets.writers import json_bytes
 from expertloop.db import read_transaction
 from expertloop.errors import NotFound, ValidationFailed
 from expertloop.projects import projects as projects_uc
-from expertloop.workbench import lineage
+from expertloop.workbench import lineage, lineage_sft
 
 # Problem sets the read model loads per round of queries. Bigger rounds cost fewer queries (each
 # has a fixed cost: an IN list compiled, executed, its rows typed); 200 one-step problem sets
@@ -95,15 +97,19 @@ def prepare(
 def lines(*, session: Session, export: LiveExport) -> Iterator[bytes]:
     """Yield the export's rows as UTF-8 JSON lines, problem sets in id order."""
     ctx = FormatContext(pseudonym_key=export.pseudonym_key)
-    problem_sets = lineage.accepted(
-        session=session,
-        project_id=export.project_id,
-        filters=export.filters,
-        chunk_size=CHUNK,
-        history=export.format.reads_history,
-    )
-    for problem_set in problem_sets:
-        for row in export.format.rows(problem_set, ctx):
+    fmt = export.format
+    if isinstance(fmt, ShortFormat):
+        # The SFT formats need only conversations and target answers: the short reading.
+        for short in lineage_sft.accepted(
+            session=session, project_id=export.project_id, filters=export.filters
+        ):
+            for row in fmt.rows(short, ctx):
+                yield json_bytes(row)
+        return
+    for problem_set in lineage.accepted(
+        session=session, project_id=export.project_id, filters=export.filters, chunk_size=CHUNK
+    ):
+        for row in fmt.rows(problem_set, ctx):
             yield json_bytes(row)
 
 

@@ -240,16 +240,14 @@ def accepted(
     project_id: int,
     filters: LineageFilters | None = None,
     chunk_size: int = CHUNK,
-    history: bool = True,
 ) -> Iterator[ProblemSetLineage]:
     """Stream the project's accepted problem sets matching ``filters``, in id order.
 
-    ``history=False`` reads only what a step's target answer and conversation are made of (the
-    SFT formats): each step's newest revision, with no annotations, and among its runs only the
-    passing one when no ideal answer stands for the step. ``passing`` and ``done`` stay exact.
+    The SFT formats, which need only each step's conversation and target answer, read the short
+    ``workbench.lineage_sft`` instead (the same rules, a fraction of the queries).
     """
     filters = filters or LineageFilters()
-    labels = taxonomy_labels(session=session, project_id=project_id) if history else {}
+    labels = taxonomy_labels(session=session, project_id=project_id)
     endpoints: dict[int, str] = {}
     where = rows.conditions(project_id, filters.domain, filters.accepted_from, filters.accepted_to)
     # Plain column rows on the session's connection, no ORM machinery: an export reads millions.
@@ -262,7 +260,7 @@ def accepted(
         # The chunk: every matching problem set in (last_id, its last id].
         chunk = (*where, ProblemSet.id > last_id, ProblemSet.id <= problem_sets[-1].id)
         last_id = problem_sets[-1].id
-        yield from _chunk(conn, problem_sets, chunk, filters, labels, endpoints, history)
+        yield from _chunk(conn, problem_sets, chunk, filters, labels, endpoints)
 
 
 def _chunk(
@@ -272,53 +270,34 @@ def _chunk(
     filters: LineageFilters,
     labels: dict[tuple[int, str], str],
     endpoints: dict[int, str],
-    history: bool,
 ) -> Iterator[ProblemSetLineage]:
     steps = rows.steps(conn, chunk)
     revisions = rows.revisions(conn, chunk)
     results = rows.results(conn, chunk)
     ideals = _ideals(rows.ideals(conn, chunk), revisions)
     latest = {step_id: revs[-1] for step_id, revs in revisions.items()}
-    annotations: dict[int, list[AnnotationLine]] = {}
-    if history:
-        runs = rows.runs(conn, chunk, endpoints)
-        annotations = _annotations(rows.annotation_rows(conn, chunk), labels)
-        finished = [
-            (r["step_run_id"], rev.id)
-            for rev in latest.values()
-            for r in reversed(runs.get(rev.id, []))
-            if r["status"] == "ok"
-        ]
-        blocking = {s.value for s in progress.BLOCKING}
-        faulty = {
-            a.step_run_id
-            for notes in annotations.values()
-            for a in notes
-            if a.step_run_id is not None and a.severity in blocking
-        }
-    else:
-        newest = {rev.id for rev in latest.values()}
-        finished = [
-            (run_id, revision_id)
-            for run_id, revision_id, status in reversed(rows.run_states(conn, chunk))
-            if status == "ok" and revision_id in newest
-        ]
-        faulty = rows.faulty_runs(conn, chunk)
-    # The passing rule (workbench.progress) on the rows loaded here, every model's runs included.
+    runs = rows.runs(conn, chunk, endpoints)
+    annotations = _annotations(rows.annotation_rows(conn, chunk), labels)
+    finished = [
+        (r["step_run_id"], rev.id)
+        for rev in latest.values()
+        for r in reversed(runs.get(rev.id, []))
+        if r["status"] == "ok"
+    ]
+    blocking = {s.value for s in progress.BLOCKING}
+    faulty = {
+        a.step_run_id
+        for notes in annotations.values()
+        for a in notes
+        if a.step_run_id is not None and a.severity in blocking
+    }
+    # The done rule (workbench.progress) on the rows loaded here, every model's runs included.
     passing = progress.choose_passing(
         {r.id: len(rubric) for r in latest.values() if (rubric := rows.decode_json(r.rubric))},
         finished,
         {run_id: {c for c, met in rs.items() if met} for run_id, rs in results.items()},
         faulty,
     )
-    if not history:
-        # Only a passing run that no ideal answer stands in for can be a target or a chain answer.
-        wanted = [
-            passing[rev.id]
-            for step_id, rev in latest.items()
-            if rev.id in passing and not _ideal_counts(ideals.get(step_id))
-        ]
-        runs = rows.runs(conn, None, endpoints, wanted) if wanted else {}
     by_ps: dict[int, list[_Row]] = {}
     for s in steps:
         by_ps.setdefault(s.problem_set_id, []).append(s)
@@ -347,7 +326,6 @@ def _chunk(
                     step_earlier = tuple(earlier)
                 except ValidationFailed:
                     broken = True
-            first = 0 if history else max(len(revs) - 1, 0)
             lines.append(
                 StepLine(
                     id=s.id,
@@ -366,7 +344,7 @@ def _chunk(
                                 passing_id,
                                 kept,
                             )
-                            for i in range(first, len(revs))
+                            for i in range(len(revs))
                         ]
                     ),
                     ideal=ideal,
@@ -449,6 +427,14 @@ def _ideals(loaded: Sequence[_Row], revisions: dict[int, list[_Row]]) -> dict[in
     }
 
 
+def system_prompt(params: dict[str, Any], messages: Sequence[dict[str, str]]) -> str | None:
+    """Return the system prompt a run was sent: its parameter, else the conversation's first."""
+    system = params.get("system_prompt")
+    if system is None and messages and messages[0].get("role") == "system":
+        system = messages[0].get("content")
+    return system
+
+
 def _revision(
     rev: _Row,
     previous_prompt: str,
@@ -469,9 +455,7 @@ def _revision(
         scored = results.get(run_id, {})
         params = dict(rows.decode_json(r["params"]) or {})
         messages = tuple([dict(m) for m in rows.decode_json(r["messages"]) or []])
-        system = params.get("system_prompt")
-        if system is None and messages and messages[0].get("role") == "system":
-            system = messages[0].get("content")
+        system = system_prompt(params, messages)
         run_lines.append(
             RunLine(
                 step_run_id=run_id,

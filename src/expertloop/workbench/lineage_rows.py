@@ -180,16 +180,6 @@ def runs(
     return out
 
 
-def run_states(conn: Connection, chunk: Chunk) -> Sequence[Row]:
-    """Return (step run id, revision id, status) of the chunk's runs, oldest first."""
-    query = (
-        select(StepRun.id, StepRun.revision_id, ModelRun.status)
-        .join(ModelRun, ModelRun.id == StepRun.model_run_id)
-        .join(StepRevision, StepRevision.id == StepRun.revision_id)
-    )
-    return conn.execute(_to_revisions(query).where(*chunk).order_by(StepRun.id)).all()
-
-
 def results(conn: Connection, chunk: Chunk) -> dict[int, dict[int, bool]]:
     """Return the chunk's rubric results: step run id -> criterion -> met."""
     query = (
@@ -211,17 +201,6 @@ def annotation_rows(conn: Connection, chunk: Chunk) -> Sequence[Row]:
     return conn.execute(_to_revisions(query).where(*chunk).order_by(Annotation.id)).all()
 
 
-def faulty_runs(conn: Connection, chunk: Chunk) -> set[int]:
-    """Return the chunk's step runs with a fault that blocks passing (progress.BLOCKING)."""
-    query = select(Annotation.step_run_id).join(
-        StepRevision, StepRevision.id == Annotation.revision_id
-    )
-    query = _to_revisions(query).where(
-        *chunk, Annotation.step_run_id.is_not(None), Annotation.severity.in_(progress.BLOCKING)
-    )
-    return {run_id for (run_id,) in conn.execute(query).all()}
-
-
 def ideals(conn: Connection, chunk: Chunk) -> Sequence[Row]:
     """Return the chunk's ideal answers (the diff as stored)."""
     return conn.execute(
@@ -237,3 +216,40 @@ def ideals(conn: Connection, chunk: Chunk) -> Sequence[Row]:
         .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
         .where(*chunk)
     ).all()
+
+
+# By revision ids: the short reading (lineage_sft) needs runs only of the revisions that no ideal
+# answer stands for, usually none or few of a chunk.
+
+
+def run_states_of(conn: Connection, revision_ids: Sequence[int]) -> Sequence[Row]:
+    """Return (step run id, revision id, status) of these revisions' runs, oldest first."""
+    return conn.execute(
+        select(StepRun.id, StepRun.revision_id, ModelRun.status)
+        .join(ModelRun, ModelRun.id == StepRun.model_run_id)
+        .where(StepRun.revision_id.in_(list(revision_ids)))
+        .order_by(StepRun.id)
+    ).all()
+
+
+def results_of(conn: Connection, revision_ids: Sequence[int]) -> dict[int, dict[int, bool]]:
+    """Return these revisions' rubric results: step run id -> criterion -> met."""
+    query = (
+        select(RubricResult.step_run_id, RubricResult.criterion, RubricResult.met)
+        .join(StepRun, StepRun.id == RubricResult.step_run_id)
+        .where(StepRun.revision_id.in_(list(revision_ids)))
+    )
+    out: dict[int, dict[int, bool]] = {}
+    for run_id, criterion, met in conn.execute(query).all():
+        out.setdefault(run_id, {})[criterion] = met
+    return out
+
+
+def faulty_runs_of(conn: Connection, revision_ids: Sequence[int]) -> set[int | None]:
+    """Return these revisions' step runs with a fault that blocks passing (progress.BLOCKING)."""
+    query = select(Annotation.step_run_id).where(
+        Annotation.revision_id.in_(list(revision_ids)),
+        Annotation.step_run_id.is_not(None),
+        Annotation.severity.in_(progress.BLOCKING),
+    )
+    return {run_id for (run_id,) in conn.execute(query).all()}

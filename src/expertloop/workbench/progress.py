@@ -66,13 +66,23 @@ class Node(Protocol):
 N = TypeVar("N", bound=Node)
 
 
+def _place(step: Node) -> tuple[int, int]:
+    return step.position, step.id
+
+
 def outline(steps: Sequence[N]) -> list[tuple[str, N]]:
     """Order steps as the problem set reads (parents, then their sub-steps) with their numbers."""
+    if len(steps) == 1 and steps[0].parent_id is None:
+        return [("1", steps[0])]
+    if all(s.parent_id is None for s in steps):
+        # No sub-steps (most problem sets; an export orders millions): one sort, numbers 1, 2, …
+        flat = sorted(steps, key=_place)
+        return [(str(i), s) for i, s in enumerate(flat, start=1)]
     children: dict[int | None, list[N]] = {}
     for s in steps:
         children.setdefault(s.parent_id, []).append(s)
     for group in children.values():
-        group.sort(key=lambda s: (s.position, s.id))
+        group.sort(key=_place)
     result: list[tuple[str, N]] = []
 
     def walk(parent: int | None, prefix: str) -> None:

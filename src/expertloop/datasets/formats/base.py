@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from expertloop.workbench.lineage import AnnotationLine, ProblemSetLineage, RunLine, StepLine
+from expertloop.workbench.lineage_sft import SFTProblemSet, SFTStep
 
 MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -51,16 +52,30 @@ class ExportFormat(abc.ABC):
     arrow_schema: ClassVar[pa.Schema]
     # Hugging Face task categories the format serves (for the dataset card).
     task_categories: ClassVar[tuple[str, ...]] = ("text-generation",)
-    # False: the rows need only targets and conversations (``lineage.accepted(history=False)``:
-    # newest revisions, no annotations, only a passing run that no ideal answer stands in for).
-    reads_history: ClassVar[bool] = True
 
     @abc.abstractmethod
     def rows(self, problem_set: ProblemSetLineage, ctx: FormatContext) -> Iterator[dict[str, Any]]:
         """Yield the format's rows for one accepted problem set, keys in schema order."""
 
 
-def row_id(ps: ProblemSetLineage, step: StepLine | None = None, *parts: object) -> str:
+class ShortFormat(ExportFormat):
+    """A format whose rows need only each step's conversation and target answer (the SFT ones).
+
+    Its rows come the same from the whole lineage (a snapshot reads it for every format) and from
+    the short reading ``workbench.lineage_sft``, which a live export of it streams: a fraction of
+    the queries and objects.
+    """
+
+    @abc.abstractmethod
+    def rows(
+        self, problem_set: ProblemSetLineage | SFTProblemSet, ctx: FormatContext
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the format's rows for one accepted problem set, from either reading."""
+
+
+def row_id(
+    ps: ProblemSetLineage | SFTProblemSet, step: StepLine | SFTStep | None = None, *parts: object
+) -> str:
     """Return a stable row id: ``ps<id>``, then ``-s<step>`` and any further parts."""
     out = f"ps{ps.id}"
     if step is not None:

@@ -13,23 +13,25 @@ from typing import Any
 
 import pyarrow as pa
 
-from expertloop.datasets.formats.base import MESSAGES, ExportFormat, FormatContext, assistant
+from expertloop.datasets.formats.base import MESSAGES, FormatContext, ShortFormat, assistant
 from expertloop.workbench.lineage import ProblemSetLineage
+from expertloop.workbench.lineage_sft import SFTProblemSet
 
 
-class OpenAISFT(ExportFormat):
+class OpenAISFT(ShortFormat):
     """Prompt → ideal answer as OpenAI chat fine-tuning examples."""
 
     name = "openai-sft"
     version = "1.0"
-    reads_history = False
     description = (
         "OpenAI chat fine-tuning (SFT) examples: `messages` with the step's prompt (and, in chain "
         "mode, the earlier steps as turns) and the ideal answer as the assistant's reply."
     )
     arrow_schema = pa.schema([pa.field("messages", MESSAGES)])
 
-    def rows(self, problem_set: ProblemSetLineage, ctx: FormatContext) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, problem_set: ProblemSetLineage | SFTProblemSet, ctx: FormatContext
+    ) -> Iterator[dict[str, Any]]:
         for step in problem_set.steps:
             target = step.target_answer()
             if target is None:

@@ -15,21 +15,21 @@ import pyarrow as pa
 from expertloop.datasets.formats.base import (
     ID_FIELDS,
     MESSAGES,
-    ExportFormat,
     FormatContext,
+    ShortFormat,
     assistant,
     plain,
     row_id,
 )
 from expertloop.workbench.lineage import ProblemSetLineage
+from expertloop.workbench.lineage_sft import SFTProblemSet
 
 
-class TRLSFT(ExportFormat):
+class TRLSFT(ShortFormat):
     """Prompt → ideal answer as TRL standard prompt-completion rows."""
 
     name = "trl-sft"
     version = "1.0"
-    reads_history = False
     description = (
         "TRL prompt-completion (standard): `prompt` (chain mode: a User/Assistant transcript of "
         "the earlier steps, then the prompt) and `completion`, the ideal answer."
@@ -38,7 +38,9 @@ class TRLSFT(ExportFormat):
         [*ID_FIELDS, pa.field("prompt", pa.string()), pa.field("completion", pa.string())]
     )
 
-    def rows(self, problem_set: ProblemSetLineage, ctx: FormatContext) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, problem_set: ProblemSetLineage | SFTProblemSet, ctx: FormatContext
+    ) -> Iterator[dict[str, Any]]:
         for step in problem_set.steps:
             target = step.target_answer()
             if target is None:
@@ -52,19 +54,20 @@ class TRLSFT(ExportFormat):
             }
 
 
-class TRLSFTConversational(ExportFormat):
+class TRLSFTConversational(ShortFormat):
     """Prompt → ideal answer as TRL conversational ``messages`` rows."""
 
     name = "trl-sft-conversational"
     version = "1.0"
-    reads_history = False
     description = (
         "TRL conversational language modeling: `messages`, the step's conversation (chain mode: "
         "with the earlier steps) ending in the ideal answer."
     )
     arrow_schema = pa.schema([*ID_FIELDS, pa.field("messages", MESSAGES)])
 
-    def rows(self, problem_set: ProblemSetLineage, ctx: FormatContext) -> Iterator[dict[str, Any]]:
+    def rows(
+        self, problem_set: ProblemSetLineage | SFTProblemSet, ctx: FormatContext
+    ) -> Iterator[dict[str, Any]]:
         for step in problem_set.steps:
             target = step.target_answer()
             if target is None:
