@@ -137,6 +137,10 @@ def test_over_long_text_is_refused_in_words(login_as, world: World) -> None:  # 
     assert r.json()["reason"] == reason.replace("\r\n", "\n").strip()
     r = author.post(f"{API}/projects/{world.project_a.id}/problem-sets", json={"title": ""})
     assert error(r)["message"] == "Title must not be empty."
+    r = author.post(f"{API}/problem-sets/{pid}/steps", json={"rubric": ["c"] * 51})
+    assert error(r)["message"] == "Rubric has too many items: 51, at most 50."
+    r = author.post(f"{API}/revisions/{revision['id']}/runs", json={"endpoint_id": "x"})
+    assert error(r)["message"].startswith("Endpoint id: Input should be a valid integer")
 
 
 def test_one_line_fields_refuse_line_breaks(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
