@@ -171,3 +171,12 @@ def test_parsing_needs_a_context_error() -> None:
     assert context.from_response(400, "not json, and about something else") is None
     overflow = context.from_response(413, "Prompt is too long: 9000 tokens > 8192 maximum")
     assert overflow == context.ContextOverflow(9000, 8192, None)
+
+
+def test_an_empty_stream_is_asked_again_without_streaming(fault_server: FaultServer) -> None:
+    # What llama-cpp-python's server does with a prompt over its window when streaming.
+    fault_server.enqueue(sse_response([]), json_response(400, OPENAI_BODY))
+    c = call(fault_server.base_url, stream=True).completion
+    assert c.error == LONG
+    assert c.raw_request["body"]["stream"] is False
+    assert fault_server.pending == 0

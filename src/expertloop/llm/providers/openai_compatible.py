@@ -156,6 +156,13 @@ class OpenAICompatibleClient(ModelClient):
                     state, started, attempts, raw_request, status, failed.reason, failed.upstream
                 )
                 return
+            if stream and state.raw_bytes == 0 and not state.events:
+                # llama-cpp-python's server answers 200 and then sends nothing when generation
+                # fails before the first token (a prompt over the context window): asked once
+                # without streaming, it says why.
+                async for event in self._run(request, stream=False):
+                    yield event
+                return
             yield self._finish(state, started, attempts, raw_request)
             return
 
