@@ -13,6 +13,7 @@ from expertloop.jobs import models as _jobs  # noqa: F401 - register tables
 from expertloop.llm import models as _llm  # noqa: F401 - register tables
 from expertloop.payments import models as _payments  # noqa: F401 - register tables
 from expertloop.projects import models as _projects  # noqa: F401 - register tables
+from expertloop.review import models as _review  # noqa: F401 - register tables
 from expertloop.webhooks import models as _webhooks  # noqa: F401 - register tables
 from expertloop.workbench import models as _workbench  # noqa: F401 - register tables
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from expertloop.accounts.models import User
+from expertloop.review import returns as review_returns
 from expertloop.web.api.common import ERRORS, PageOut
 from expertloop.web.deps import DB, CurrentUser, Paging
 from expertloop.workbench import access as load
@@ -129,7 +130,8 @@ def transition_problem_set(
 ) -> ProblemSetDetailOut:
     """Change the status: start, submit (author); start_review, accept, return (reviewers)."""
     loaded = _loaded(db, user, problem_set_id)
-    status.transition(
+    # Through review: a return also records each step's state, to diff the resubmission against.
+    review_returns.transition(
         session=db, loaded=loaded, action=action, comment=body.comment, version=body.version
     )
     return detail_out(db, loaded)

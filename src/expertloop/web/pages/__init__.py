@@ -14,7 +14,9 @@ from expertloop.web.pages import (
     jobs,
     models,
     projects,
+    review,
     staff,
+    step_history,
     webhooks,
     workbench,
 )
@@ -28,6 +30,8 @@ PAGES = (
     staff,
     models,
     workbench,
+    step_history,
+    review,
     batch_runs,
     earner,
     payroll,

@@ -14,6 +14,8 @@ from expertloop.datasets import seeds as seeds_uc
 from expertloop.errors import ExpertLoopError
 from expertloop.llm.models import ModelEndpoint
 from expertloop.projects import targets
+from expertloop.review import comments as review_comments
+from expertloop.review import returns as review_returns
 from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, AppSettings, CurrentUser
 from expertloop.web.errors import status_for
@@ -22,10 +24,10 @@ from expertloop.workbench import access as load
 from expertloop.workbench import (
     activity,
     assess,
-    diffs,
     problem_sets,
     progress,
     status,
+    step_history,
     taxonomy,
 )
 from expertloop.workbench import runs as step_runs
@@ -187,6 +189,7 @@ def _ps_page(
             "top_steps": [s for _n, s in numbered if s.parent_id is None],
             "step_form": step_form or {},
             "action_form": action_form or {},
+            "since_return": review_returns.since_return(session=db, loaded=loaded),
             "error": error,
         },
         status_code,
@@ -255,7 +258,7 @@ def problem_set_action(
     try:
         comment = clean_text(comment, field="Comment", max_length=20_000)
         with db.begin_nested():
-            status.transition(session=db, loaded=loaded, action=action, comment=comment)
+            review_returns.transition(session=db, loaded=loaded, action=action, comment=comment)
     except ExpertLoopError as exc:
         code = status_for(exc)
         return _ps_page(
@@ -318,32 +321,6 @@ def step_page(
     runs_by_revision: dict[int, list[Any]] = {}
     for v in views:
         runs_by_revision.setdefault(v.step_run.revision_id, []).append(v)
-    # Timeline, newest first: prompt diff to the previous revision, and for each model the diff
-    # between its newest answer here and its newest answer on the previous revision.
-    timeline = []
-    last_answer: dict[int, str] = {}
-    previous = None
-    for rev in revisions:
-        here: dict[int, str] = {}
-        for v in runs_by_revision.get(rev.id, []):
-            if v.run.status == "ok" or v.run.answer:
-                here[v.step_run.endpoint_id] = v.run.answer
-        answer_diffs = [
-            (names.get(eid, f"model {eid}"), diffs.diff_words(last_answer[eid], text))
-            for eid, text in here.items()
-            if eid in last_answer
-        ]
-        timeline.append(
-            {
-                "revision": rev,
-                "prompt_diff": diffs.diff_words(previous.prompt, rev.prompt) if previous else None,
-                "runs": runs_by_revision.get(rev.id, []),
-                "answer_diffs": answer_diffs,
-            }
-        )
-        last_answer.update(here)
-        previous = rev
-    timeline.reverse()
     ideal = load.ideal_answer(session=db, step_id=step.id)
     cats = taxonomy.current(session=db, project_id=project.id)
     latest_runs = runs_by_revision.get(latest.id, []) if latest else []
@@ -364,7 +341,8 @@ def step_page(
         "prompt_notes": prompt_notes,
         "latest_annotations": [a for a in notes if latest and a.revision_id == latest.id],
         "names": names,
-        "timeline": timeline,
+        "history": step_history.history(session=db, step=step, project_id=project.id),
+        "review": review_comments.step_panel(session=db, loaded=loaded, step=step),
         "ideal": ideal,
         "response_categories": cats.for_side(Side.response),
         "prompt_categories": cats.for_side(Side.prompt),
