@@ -4,13 +4,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from expertloop.accounts.models import User
+from expertloop.payments import timesheets
 from expertloop.projects.models import Staffing, StaffRole
+from expertloop.types import utcnow
+from expertloop.workbench.models import Heartbeat
+from tests.conftest import ApiClient
 from tests.factories import World, make_problem_set, make_step
 
 RLO = "\u202e"
+Login = Callable[[User], ApiClient]
 
 
 def _lead(db: Session, world: World) -> None:
@@ -25,8 +35,8 @@ def _lead(db: Session, world: World) -> None:
 
 
 def test_expert_home_shows_progress_and_where_to_continue(
-    login_as, db: Session, world: World
-) -> None:  # type: ignore[no-untyped-def]
+    login_as: Login, db: Session, world: World
+) -> None:
     ps = make_problem_set(db, world.project_a, world.expert_a, title="Renal dosing")
     step = make_step(db, ps, world.expert_a, prompt="Adjust the dose.", title="Adjust")
     db.commit()
@@ -47,13 +57,45 @@ def test_expert_home_shows_progress_and_where_to_continue(
     assert data["team"] is None and data["feed"] is None
 
 
-def test_a_new_expert_gets_the_empty_state(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_home_counts_this_weeks_time_as_the_timesheet_will(
+    login_as: Login, db: Session, world: World
+) -> None:
+    ps = make_problem_set(db, world.project_a, world.expert_a)
+    monday = dt.datetime.combine(timesheets.week_of(utcnow().date()), dt.time(), tzinfo=dt.UTC)
+    for minutes in (1, 3, 5):  # two 2-minute gaps count 4 minutes
+        at = monday + dt.timedelta(minutes=minutes)
+        db.add(
+            Heartbeat(
+                user_id=world.expert_a.id, project_id=ps.project_id, problem_set_id=ps.id, at=at
+            )
+        )
+    last_week = monday - dt.timedelta(days=2)
+    for minutes in (0, 2):  # last week's time is not this week's
+        at = last_week + dt.timedelta(minutes=minutes)
+        db.add(
+            Heartbeat(
+                user_id=world.expert_a.id, project_id=ps.project_id, problem_set_id=ps.id, at=at
+            )
+        )
+    db.commit()
+    expert = login_as(world.expert_a)
+    week = expert.get("/api/v1/me/home").json()["week"]
+    assert week == {"week_start": monday.date().isoformat(), "seconds": 240}
+    assert "0 h 04 min" in expert.get("/").text
+    # The Time page's own figure for the week agrees.
+    lines = expert.get("/api/v1/me/time").json()["lines"]
+    assert sum(line["capped_seconds"] for line in lines) == 240
+
+
+def test_a_new_expert_gets_the_empty_state(login_as: Login, world: World) -> None:
     page = login_as(world.expert_b).get("/")
     assert 'data-testid="continue-empty"' in page.text
     assert 'data-testid="continue-link"' not in page.text
 
 
-def test_other_tenants_work_stays_out_of_the_home(login_as, db: Session, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_other_tenants_work_stays_out_of_the_home(
+    login_as: Login, db: Session, world: World
+) -> None:
     make_problem_set(db, world.project_a, world.expert_a, title="A's secret plan")
     db.commit()
     _lead(db, world)
@@ -64,7 +106,7 @@ def test_other_tenants_work_stays_out_of_the_home(login_as, db: Session, world: 
     assert "A's secret plan" in login_as(world.reviewer_a).get("/api/v1/me/home").text
 
 
-def test_lead_home_shows_the_teams_work(login_as, db: Session, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_lead_home_shows_the_teams_work(login_as: Login, db: Session, world: World) -> None:
     ps = make_problem_set(db, world.project_a, world.expert_a, title="Cash plan")
     db.commit()
     reviewer = login_as(world.reviewer_a)
@@ -83,7 +125,7 @@ def test_lead_home_shows_the_teams_work(login_as, db: Session, world: World) -> 
     assert f'href="/problem-sets/{ps.id}"' in page
 
 
-def test_operator_feed_speaks_words_and_pages(login_as, db: Session, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_operator_feed_speaks_words_and_pages(login_as: Login, db: Session, world: World) -> None:
     expert = login_as(world.expert_a)
     created = expert.post(
         f"/api/v1/projects/{world.project_a.id}/problem-sets",
@@ -117,7 +159,7 @@ def test_operator_feed_speaks_words_and_pages(login_as, db: Session, world: Worl
     assert operator.get(f"/activity?before={first['next_before_id']}").text.count("<html") == 1
 
 
-def test_only_operators_read_the_feed(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_only_operators_read_the_feed(login_as: Login, world: World) -> None:
     for user in (world.expert_a, world.client_a, world.reviewer_a):
         client = login_as(user)
         assert client.get("/api/v1/me/activity").status_code == 403
@@ -125,5 +167,5 @@ def test_only_operators_read_the_feed(login_as, world: World) -> None:  # type: 
         assert client.get("/api/v1/me/home").json()["feed"] is None
 
 
-def test_home_api_needs_a_login(client) -> None:  # type: ignore[no-untyped-def]
+def test_home_api_needs_a_login(client: TestClient) -> None:
     assert client.get("/api/v1/me/home").status_code == 401

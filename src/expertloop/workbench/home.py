@@ -1,4 +1,4 @@
-"""The expert's home: their problem sets with progress, time this week, and where to go on.
+"""The expert's home: their problem sets with progress, and where they left off.
 
 "Where they left off" is the newest sign of work on a problem set they can still change: a
 heartbeat of the workbench (kept per problem set), or a step's own trace (a draft saved, a
@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import User
 from expertloop.projects.models import Project
-from expertloop.types import utcnow
-from expertloop.workbench import activity, progress
+from expertloop.workbench import progress
 from expertloop.workbench.models import (
     Annotation,
     Heartbeat,
@@ -77,8 +76,6 @@ class ExpertHome:
     problem_sets: list[ProblemSetProgress]
     steps_done: int  # over the problem sets not yet accepted
     steps_total: int
-    week_start: dt.date
-    tracked_week_seconds: float
     continue_at: ContinueAt | None
     more_problem_sets: int = 0  # how many exist beyond those listed
 
@@ -169,16 +166,8 @@ def continue_at(*, session: Session, actor: User) -> ContinueAt | None:
     return ContinueAt(ps.id, ps.title, project_name, at, step.id, number, title)
 
 
-def expert_home(
-    *,
-    session: Session,
-    actor: User,
-    idle_cutoff: dt.timedelta,
-    limit: int = 20,
-    now: dt.datetime | None = None,
-) -> ExpertHome:
-    """Gather the actor's problem sets by status with step progress, this week's time, and
-    where they left off."""
+def expert_home(*, session: Session, actor: User, limit: int = 20) -> ExpertHome:
+    """Gather the actor's problem sets by status with step progress, and where they left off."""
     counts = dict(
         session.execute(
             select(ProblemSet.status, func.count())
@@ -217,23 +206,11 @@ def expert_home(
         for ps, name in rows
     ]
     open_sets = [p for p in listed if p.status != Status.accepted]
-    today = (now or utcnow()).date()
-    week_start = today - dt.timedelta(days=today.weekday())
-    since = dt.datetime.combine(week_start, dt.time(), tzinfo=dt.UTC)
-    tracked = activity.tracked(
-        session=session,
-        user_id=actor.id,
-        since=since,
-        until=since + dt.timedelta(days=7),
-        idle_cutoff=idle_cutoff,
-    )
     return ExpertHome(
         status_counts={s: counts[s] for s in STATUS_ORDER if counts.get(s)},
         problem_sets=listed,
         steps_done=sum(p.steps_done for p in open_sets),
         steps_total=sum(p.steps_total for p in open_sets),
-        week_start=week_start,
-        tracked_week_seconds=tracked.total(),
         continue_at=continue_at(session=session, actor=actor),
         more_problem_sets=max(0, sum(counts.values()) - len(listed)),
     )

@@ -21,7 +21,6 @@ from expertloop.workbench.models import Heartbeat, ProblemSet, Status, Step
 from tests.factories import make_user, staff
 from tests.unit.workbench.conftest import Bench
 
-CUTOFF = dt.timedelta(minutes=5)
 NOW = dt.datetime(2030, 1, 9, 12, 0, tzinfo=dt.UTC)  # a Wednesday
 LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
@@ -41,24 +40,16 @@ def _beat(db: Session, user_id: int, ps: ProblemSet, at: dt.datetime) -> None:
 # --- expert home -------------------------------------------------------------------------
 
 
-def test_expert_home_counts_statuses_steps_and_this_weeks_time(bench: Bench, db: Session) -> None:
+def test_expert_home_counts_statuses_and_steps(bench: Bench, db: Session) -> None:
     expert = bench.world.expert_a
     second = problem_sets.create(session=db, access=bench.loaded.access, title="Second")
     bench.add_step(title="Closing balance", prompt="What is the closing balance?")
     # The first step is run and gets an ideal answer: one of two steps is done.
     bench.run("41")
     assess.save_ideal(session=db, loaded=bench.loaded, step=bench.step, text="42", version=None)
-    # Three heartbeats 2 minutes apart this week count 4 minutes; last week's count nothing here.
-    monday = dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.UTC)
-    for minutes in (0, 2, 4):
-        _beat(db, expert.id, bench.loaded.problem_set, monday + dt.timedelta(minutes=minutes))
-    for minutes in (0, 2):
-        _beat(db, expert.id, second, monday - dt.timedelta(days=3, minutes=-minutes))
 
-    data = home.expert_home(session=db, actor=expert, idle_cutoff=CUTOFF, now=NOW)
+    data = home.expert_home(session=db, actor=expert)
 
-    assert data.week_start == dt.date(2030, 1, 7)
-    assert data.tracked_week_seconds == 240
     by_id = {p.id: p for p in data.problem_sets}
     first = by_id[bench.loaded.problem_set.id]
     assert (first.steps_done, first.steps_total) == (1, 2)
@@ -67,11 +58,17 @@ def test_expert_home_counts_statuses_steps_and_this_weeks_time(bench: Bench, db:
     # Adding steps and an ideal answer put the first problem set in progress; the second is a draft.
     assert data.status_counts == {Status.in_progress: 1, Status.draft: 1}
     assert data.more_problem_sets == 0
+    # An accepted problem set leaves the open work's step count.
+    bench.loaded.problem_set.status = Status.accepted
+    db.flush()
+    data = home.expert_home(session=db, actor=expert)
+    assert (data.steps_done, data.steps_total) == (0, 0)
+    assert data.status_counts == {Status.draft: 1, Status.accepted: 1}
 
 
 def test_expert_home_lists_only_the_actors_own_problem_sets(bench: Bench, db: Session) -> None:
     other = bench.world.expert_b
-    data = home.expert_home(session=db, actor=other, idle_cutoff=CUTOFF, now=NOW)
+    data = home.expert_home(session=db, actor=other)
     assert data.problem_sets == []
     assert data.status_counts == {}
     assert data.continue_at is None
@@ -80,9 +77,7 @@ def test_expert_home_lists_only_the_actors_own_problem_sets(bench: Bench, db: Se
 def test_expert_home_limits_the_list_and_says_how_many_more(bench: Bench, db: Session) -> None:
     for i in range(3):
         problem_sets.create(session=db, access=bench.loaded.access, title=f"Extra {i}")
-    data = home.expert_home(
-        session=db, actor=bench.world.expert_a, idle_cutoff=CUTOFF, limit=2, now=NOW
-    )
+    data = home.expert_home(session=db, actor=bench.world.expert_a, limit=2)
     assert len(data.problem_sets) == 2
     assert data.more_problem_sets == 2
     assert sum(data.status_counts.values()) == 4

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from expertloop.payments.week_time import WeekTime
 from expertloop.web.api.common import ERRORS
 from expertloop.web.deps import DB, AppSettings, CurrentUser
 from expertloop.web.pages.home import feed_href, home_data
@@ -43,6 +44,7 @@ class QueuedOut(BaseModel):
 class HomeOut(BaseModel):
     role: str
     expert: ExpertHome | None = None
+    week: WeekTime | None = None  # experts and reviewers: this week's time as pay counts it
     team: list[TeamProject] | None = None
     review_queue: list[QueuedOut] | None = None
     feed: FeedOut | None = None
@@ -66,6 +68,7 @@ def my_home(user: CurrentUser, db: DB, settings: AppSettings) -> HomeOut:
     return HomeOut(
         role=user.role.value,
         expert=data.get("expert"),
+        week=data.get("week"),
         team=data.get("team"),
         review_queue=[
             QueuedOut(

@@ -12,6 +12,7 @@ from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import Role, User
 from expertloop.accounts.policies import can_read_audit_log
 from expertloop.errors import PermissionDenied
+from expertloop.payments.week_time import week_time
 from expertloop.projects import projects as projects_uc
 from expertloop.settings import Settings
 from expertloop.types import utcnow
@@ -68,7 +69,14 @@ def home_data(db: DB, settings: Settings, user: User) -> dict[str, Any]:
     """Gather what the caller's home shows (the page's context and the JSON's fields)."""
     data: dict[str, Any] = {}
     if user.role in (Role.expert, Role.reviewer):
-        data["expert"] = home_uc.expert_home(session=db, actor=user, idle_cutoff=_idle(settings))
+        data["expert"] = home_uc.expert_home(session=db, actor=user)
+        data["week"] = week_time(
+            session=db,
+            user_id=user.id,
+            today=utcnow().date(),
+            idle_cutoff=_idle(settings),
+            default_margin_bp=settings.billing_margin_bp,
+        )
     if user.role == Role.reviewer:
         data["team"] = team_uc.team_work(session=db, actor=user)
     if user.role in (Role.reviewer, Role.operator):
