@@ -110,9 +110,12 @@ def test_operator_feed_speaks_words_links_objects_and_loads_more(
     before = items.count()
     more = page.get_by_test_id("feed-more")
     expect(more).to_be_visible()
-    more.click()
+    more.focus()
+    page.keyboard.press("Enter")
     expect(items).not_to_have_count(before)
     assert items.count() > before
+    # Focus moves to the first of the new items: the keyboard goes on where the list grew.
+    expect(items.nth(before)).to_be_focused()
     assert re.sub(r"^https?://[^/]+", "", page.url) == "/"  # in place: still the home page
 
     target = linked.first.locator(".sentence a").first
