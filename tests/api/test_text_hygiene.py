@@ -284,3 +284,16 @@ def test_a_scripted_target_still_runs_a_normal_prompt(
     r = author.post(f"{API}/revisions/{revision['id']}/runs", json={"endpoint_id": endpoint.id})
     assert r.status_code == 201 and r.json()["run"]["status"] == "ok"
     assert r.json()["run"]["messages"][-1]["content"] == "Q\n?"
+
+
+def test_malformed_json_is_said_plainly(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
+    author = login_as(world.expert_a)
+    r = author.post(
+        f"{API}/projects/{world.project_a.id}/problem-sets",
+        content=b'{"title": ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert error(r)["message"] == "The request body is not valid JSON."
+    r = author.post(f"{API}/projects/{world.project_a.id}/problem-sets", json={})
+    assert error(r)["message"] == "Title is required."

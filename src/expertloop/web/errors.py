@@ -145,6 +145,8 @@ def _friendly(err: Any) -> str:
     """Say what is wrong with one field in words (the length, never the value itself)."""
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
+    if kind == "json_invalid":  # its loc ends in a character offset, not a field
+        return "The request body is not valid JSON."
     label = _label(tuple(err.get("loc", ())))
     length = _length(err)
     # An optional text field reports its length limit as a generic "too_long" on the string.
