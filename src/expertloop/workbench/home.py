@@ -80,24 +80,36 @@ class ExpertHome:
     more_problem_sets: int = 0  # how many exist beyond those listed
 
 
-def _step_traces(user_id: int) -> Select[int, dt.datetime]:
-    """Every (step id, time) that shows the user working on a step."""
+def _step_traces(user_id: int, problem_set_id: int | None) -> Select[int, dt.datetime]:
+    """Every (step id, time) that shows the user working on a step of a problem set of theirs
+    they can still change (of one problem set, when given)."""
+    sets = select(ProblemSet.id).where(
+        ProblemSet.author_id == user_id, ProblemSet.status.in_(EDITABLE)
+    )
+    if problem_set_id is not None:
+        sets = sets.where(ProblemSet.id == problem_set_id)
+    # Each branch reads only those steps, so the query stays small however large the tables.
+    mine = select(Step.id).where(Step.problem_set_id.in_(sets))
     traces = union_all(
-        select(Step.id.label("step_id"), Step.updated_at.label("at")),
+        select(Step.id.label("step_id"), Step.updated_at.label("at")).where(
+            Step.problem_set_id.in_(sets)
+        ),
         select(StepRevision.step_id, StepRevision.created_at).where(
-            StepRevision.author_id == user_id
+            StepRevision.step_id.in_(mine), StepRevision.author_id == user_id
         ),
-        select(StepRevision.step_id, StepRun.created_at).join(
-            StepRevision, StepRevision.id == StepRun.revision_id
-        ),
+        select(StepRevision.step_id, StepRun.created_at)
+        .join(StepRevision, StepRevision.id == StepRun.revision_id)
+        .where(StepRevision.step_id.in_(mine)),
         select(StepRevision.step_id, Annotation.created_at)
         .join(StepRevision, StepRevision.id == Annotation.revision_id)
-        .where(Annotation.author_id == user_id),
+        .where(StepRevision.step_id.in_(mine), Annotation.author_id == user_id),
         select(StepRevision.step_id, RubricResult.at)
         .join(StepRun, StepRun.id == RubricResult.step_run_id)
         .join(StepRevision, StepRevision.id == StepRun.revision_id)
-        .where(RubricResult.by_id == user_id),
-        select(IdealAnswer.step_id, IdealAnswer.updated_at).where(IdealAnswer.author_id == user_id),
+        .where(StepRevision.step_id.in_(mine), RubricResult.by_id == user_id),
+        select(IdealAnswer.step_id, IdealAnswer.updated_at).where(
+            IdealAnswer.step_id.in_(mine), IdealAnswer.author_id == user_id
+        ),
     ).subquery()
     return select(traces.c.step_id, traces.c.at)
 
@@ -106,17 +118,13 @@ def _newest_step(
     session: Session, user_id: int, problem_set_id: int | None = None
 ) -> tuple[Step, dt.datetime] | None:
     """Return the step of the user's editable problem sets with the newest trace, and its time."""
-    traces = _step_traces(user_id).subquery()
+    traces = _step_traces(user_id, problem_set_id).subquery()
     query = (
         select(Step, traces.c.at)
         .join(traces, traces.c.step_id == Step.id)
-        .join(ProblemSet, ProblemSet.id == Step.problem_set_id)
-        .where(ProblemSet.author_id == user_id, ProblemSet.status.in_(EDITABLE))
         .order_by(traces.c.at.desc(), Step.id.desc())
         .limit(1)
     )
-    if problem_set_id is not None:
-        query = query.where(Step.problem_set_id == problem_set_id)
     row = session.execute(query).first()
     if row is None:
         return None

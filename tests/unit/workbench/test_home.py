@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import Role
@@ -281,3 +282,46 @@ def test_unknown_events_and_missing_fields_fall_back_to_words(db: Session) -> No
         describe(odd, actor="Rosa", subject="‘Plan’").text
         == "Rosa: problem set transitioned (‘Plan’)"
     )
+
+
+def _queries(db: Session, call: Callable[[], object]) -> int:
+    """Count the statements ``call`` sends."""
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_home_reads_take_the_same_few_queries_however_much_work_there_is(
+    bench: Bench, db: Session
+) -> None:
+    world = bench.world
+    _make_lead(db, bench)
+    operator = world.operator
+
+    def reads() -> tuple[int, int, int]:
+        db.expire_all()
+        return (
+            _queries(db, lambda: home.expert_home(session=db, actor=world.expert_a)),
+            _queries(db, lambda: team.team_work(session=db, actor=world.reviewer_a)),
+            _queries(db, lambda: feed.activity_feed(session=db, actor=operator, limit=50)),
+        )
+
+    small = reads()
+    for i in range(4):
+        ps = problem_sets.create(session=db, access=bench.loaded.access, title=f"More {i}")
+        loaded = Loaded(bench.loaded.access, ps)
+        for j in range(3):
+            steps.add(session=db, loaded=loaded, title=f"Step {j}", prompt="Go.")
+        _beat(db, world.expert_a.id, ps, NOW + dt.timedelta(minutes=i))
+    large = reads()
+    assert large == small, (small, large)
+    assert max(large) <= 15
