@@ -8,7 +8,7 @@ few queries per page, and what each event points at (an annotation or a run poin
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -31,13 +31,14 @@ LINKED = frozenset({"problem_set", "step", "project", "job", "payout_run", "webh
 
 @dataclass(frozen=True)
 class FeedItem:
-    """One event of the feed."""
+    """One event of the feed (or a run of the same event told once, ``times`` over)."""
 
     id: int
     at: dt.datetime
     kind: str
     sentence: Sentence
     link: tuple[str, int] | None  # (what, id): the object's page, e.g. ("step", 12)
+    times: int = 1
 
     @property
     def text(self) -> str:
@@ -141,7 +142,7 @@ def activity_feed(
         _ids(rows, "organisation"),
     )
 
-    items = []
+    items: list[FeedItem] = []
     for row in rows:
         oid = _int(row.subject_id)
         kind = row.subject_type or ""
@@ -177,5 +178,10 @@ def activity_feed(
         sentence = describe(
             row, actor=actor_name, subject=subject, user_names=people, project_names=projects
         )
-        items.append(FeedItem(row.id, row.at, row.kind, sentence, link))
+        last = items[-1] if items else None
+        if last is not None and (last.kind, last.sentence, last.link) == (row.kind, sentence, link):
+            # One rubric scored criterion by criterion is one thing done, not five lines.
+            items[-1] = replace(last, times=last.times + 1)
+        else:
+            items.append(FeedItem(row.id, row.at, row.kind, sentence, link))
     return FeedPage(items, rows[-1].id if more and rows else None)

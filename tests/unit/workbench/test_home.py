@@ -206,8 +206,24 @@ def test_feed_tells_a_submission_in_words_and_links_the_problem_set(
     world = bench.world
     ps = bench.loaded.problem_set
     ps.title = "Dosage for renal impairment"
-    bench.run("An answer")
+    run = bench.run("An answer")
     assess.save_ideal(session=db, loaded=bench.loaded, step=bench.step, text="x", version=None)
+    assess.score(
+        session=db,
+        loaded=bench.loaded,
+        revision=bench.revision,
+        step_run=run,
+        criterion=0,
+        met=True,
+    )
+    assess.score(
+        session=db,
+        loaded=bench.loaded,
+        revision=bench.revision,
+        step_run=run,
+        criterion=1,
+        met=True,
+    )
     status.transition(session=db, loaded=bench.loaded, action=status.Action.submit)
 
     page = feed.activity_feed(session=db, actor=world.operator, limit=50)
@@ -227,6 +243,12 @@ def test_feed_tells_a_submission_in_words_and_links_the_problem_set(
     )
     assert ideal.link == ("step", bench.step.id)
     assert not any("workbench." in i.text for i in page.items)
+    [scored] = [i for i in page.items if i.kind == "workbench.rubric_scored"]
+    assert scored.times == 2  # criterion by criterion, told once
+    newest = scored
+    assert newest.text.endswith(
+        "scored the rubric of ‘Opening balance’ of ‘Dosage for renal impairment’"
+    )
 
 
 def test_feed_pages_by_id(bench: Bench, db: Session) -> None:

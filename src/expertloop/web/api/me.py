@@ -25,6 +25,7 @@ class FeedItemOut(BaseModel):
     kind: str
     text: str
     href: str | None
+    times: int  # the same event this many times in a row, told once
 
 
 class FeedOut(BaseModel):
@@ -53,7 +54,9 @@ class HomeOut(BaseModel):
 def _feed_out(page: feed_uc.FeedPage) -> FeedOut:
     return FeedOut(
         items=[
-            FeedItemOut(id=i.id, at=i.at, kind=i.kind, text=i.text, href=feed_href(i.link))
+            FeedItemOut(
+                id=i.id, at=i.at, kind=i.kind, text=i.text, href=feed_href(i.link), times=i.times
+            )
             for i in page.items
         ],
         next_before_id=page.next_before_id,
