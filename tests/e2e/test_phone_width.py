@@ -146,3 +146,29 @@ def test_navigation_wraps_and_tables_scroll_in_their_own_box(phone: Page) -> Non
     assert client_width <= WIDTH
     assert phone.evaluate("document.documentElement.scrollWidth") <= WIDTH + SLACK
     assert scroll_width >= client_width
+
+
+# For each grid (Pico's .grid rows of fields, the workbench editors) on the page: the distinct
+# left edges of its visible children. One edge each: the grid stacks.
+GRID_COLUMNS_JS = """() => [...document.querySelectorAll("main .grid")].map((g) => {
+  const lefts = new Set();
+  for (const child of g.children) {
+    const r = child.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0) lefts.add(Math.round(r.left));
+  }
+  return (g.className || "grid") + ":" + lefts.size;
+})"""
+
+
+def test_forms_and_workbench_editors_stack(phone: Page) -> None:
+    expert = first_login(Role.expert)  # the author: her problem set and step pages are editors
+    log_in(phone, expert.email, expert.password)
+    demo = _demo_paths(phone)
+    seen = 0
+    for path in (demo["problem_set"], demo["step"]):
+        phone.goto(path)
+        phone.wait_for_load_state("networkidle")
+        grids = phone.evaluate(GRID_COLUMNS_JS)
+        seen += len(grids)
+        assert all(g.endswith(":1") or g.endswith(":0") for g in grids), (path, grids)
+    assert seen >= 1, "no form grid or editor grid found on the author's pages"
