@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page
 
 from expertloop.accounts.models import Role
-from expertloop.cli.demo_data import PROBLEM_SET_TITLE
+from tests.e2e.test_home_pages import open_demo_problem_set
 from tests.e2e.test_login_roles import STAFFED_PROJECT, first_login, log_in
 
 pytestmark = pytest.mark.browser
@@ -71,8 +71,7 @@ def _demo_paths(page: Page) -> dict[str, str]:
     page.get_by_test_id("problem-sets-link").click()
     page.wait_for_url(re.compile(r"/problem-sets$"))
     problem_sets = _path(page)
-    page.get_by_test_id("problem-sets").get_by_role("link", name=PROBLEM_SET_TITLE).click()
-    page.wait_for_url(re.compile(r"/problem-sets/\d+$"))
+    open_demo_problem_set(page)
     problem_set = _path(page)
     step = page.get_by_test_id("steps").get_by_role("link").first.get_attribute("href")
     assert step
