@@ -14,6 +14,7 @@ from expertloop.accounts.policies import can_read_audit_log
 from expertloop.errors import PermissionDenied
 from expertloop.payments.week_time import week_time
 from expertloop.projects import projects as projects_uc
+from expertloop.review import comments as review_comments
 from expertloop.settings import Settings
 from expertloop.types import utcnow
 from expertloop.web.deps import DB, AppSettings, CurrentUser, MaybeAuth
@@ -103,6 +104,7 @@ def home(request: Request, auth: MaybeAuth, db: DB, settings: AppSettings) -> Re
     projects, project_total = projects_uc.list_projects(session=db, actor=user, limit=10)
     context: dict[str, object] = {"projects": projects, "project_total": project_total}
     context.update(home_data(db, settings, user))
+    context["review_comments"] = review_comments.for_author(session=db, actor=user, limit=10)
     context.update({"feed_href": feed_href, "ago": ago, "now": utcnow()})
     return render(request, f"home/{user.role.value}.html", context)
 

@@ -74,5 +74,10 @@ def comment_create(
     return render(
         request,
         "workbench/_comments.html",
-        {"review": panel, "comment_notice": "Comment added.", "new_comment_id": row.id},
+        {
+            "review": panel,
+            # The next comment is likely on the same text: keep it chosen, clear the rest.
+            "comment_form": {"target": target},
+            "comment_notice": "Comment added.",
+        },
     )
