@@ -116,6 +116,12 @@ def activity_feed(
             .where(StepRun.id.in_(run_ids))
         ):
             step_of[("step_run", rid)] = sid
+    # A review comment is told (and linked) as the step it is on (its event names the step).
+    for row in rows:
+        if row.subject_type == "review_comment" and (oid := _int(row.subject_id)) is not None:
+            step_id = _int((row.data or {}).get("step_id"))
+            if step_id is not None:
+                step_of[("review_comment", oid)] = step_id
     step_ids = _ids(rows, "step") | set(step_of.values())
     steps: dict[int, tuple[str, int]] = {}  # step id -> (label, problem set id)
     if step_ids:
@@ -149,7 +155,7 @@ def activity_feed(
         subject: str | None = None
         link: tuple[str, int] | None = None
         if oid is not None:
-            if kind in ("annotation", "step_run"):
+            if kind in ("annotation", "step_run", "review_comment"):
                 step_id = step_of.get((kind, oid))
                 if step_id is not None and step_id in steps:
                     subject, link = steps[step_id][0], ("step", step_id)

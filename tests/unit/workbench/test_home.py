@@ -251,6 +251,28 @@ def test_feed_tells_a_submission_in_words_and_links_the_problem_set(
     )
 
 
+def test_feed_tells_a_review_comment_as_the_step_it_is_on(bench: Bench, db: Session) -> None:
+    @dataclass(frozen=True, kw_only=True)
+    class CommentLike(Event):  # the review domain's event, as it lands in the log
+        kind: str = field(init=False, default="review.comment_added")
+        step_id: int = 0
+
+    emit(
+        CommentLike(
+            actor_user_id=bench.world.reviewer_a.id,
+            subject_type="review_comment",
+            subject_id="99",
+            step_id=bench.step.id,
+        ),
+        session=db,
+    )
+    [item] = feed.activity_feed(session=db, actor=bench.world.operator, limit=1).items
+    assert item.text == (
+        f"{bench.world.reviewer_a.name} commented on ‘Opening balance’ of ‘Quarterly cash flow’"
+    )
+    assert item.link == ("step", bench.step.id)
+
+
 def test_feed_pages_by_id(bench: Bench, db: Session) -> None:
     operator = bench.world.operator
     everything = feed.activity_feed(session=db, actor=operator, limit=1000).items
