@@ -15,6 +15,7 @@ from expertloop.accounts.models import User
 from expertloop.payments import timesheets
 from expertloop.projects.models import Staffing, StaffRole
 from expertloop.types import utcnow
+from expertloop.web.pages.home import ago
 from expertloop.workbench.models import Heartbeat
 from tests.conftest import ApiClient
 from tests.factories import World, make_problem_set, make_step
@@ -167,3 +168,17 @@ def test_only_operators_read_the_feed(login_as: Login, world: World) -> None:
 
 def test_home_api_needs_a_login(client: TestClient) -> None:
     assert client.get("/api/v1/me/home").status_code == 401
+
+
+def test_ago_says_how_long_ago_in_words() -> None:
+    now = dt.datetime(2030, 3, 10, 12, 0, tzinfo=dt.UTC)
+    cases = {
+        dt.timedelta(seconds=30): "just now",
+        dt.timedelta(minutes=5, seconds=59): "5 min ago",
+        dt.timedelta(hours=1): "1 hour ago",
+        dt.timedelta(hours=23, minutes=59): "23 hours ago",
+        dt.timedelta(days=1): "1 day ago",
+        dt.timedelta(days=29): "29 days ago",
+        dt.timedelta(days=40): "2030-01-29",
+    }
+    assert {delta: ago(now - delta, now) for delta in cases} == cases
