@@ -49,6 +49,13 @@ def first_revision(api, step_id: int) -> dict[str, Any]:  # type: ignore[no-unty
     return revisions[-1]  # type: ignore[no-any-return]
 
 
+def run_once(api, step_id: int, endpoint_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Run the step's newest revision once (an ideal answer counts only after a run)."""
+    rev = first_revision(api, step_id)
+    r = api.post(f"{API}/revisions/{rev['id']}/runs", json={"endpoint_id": endpoint_id})
+    assert r.status_code == 201, r.text
+
+
 def message(response) -> str:  # type: ignore[no-untyped-def]
     return response.json()["error"]["message"]  # type: ignore[no-any-return]
 
@@ -84,7 +91,14 @@ def test_every_transition_through_review_and_back(  # type: ignore[no-untyped-de
     s1 = add_step(author, pid, prompt="What is our runway?", rubric=["Months", "Shows burn"])
     s2 = add_step(author, pid, prompt="Draft the board note.", rubric=["Two lines"])
     r = act(author, pid, "submit")
-    assert r.status_code == 422 and "step 1, step 2" in message(r)
+    assert r.status_code == 422
+    assert "step 1 (revision 1 has not been run), step 2 (revision 1 has not been run)" in (
+        message(r)
+    )
+    assert r.json()["error"]["details"]["unfinished"] == [
+        "step 1 (revision 1 has not been run)",
+        "step 2 (revision 1 has not been run)",
+    ]
 
     # Step 1 passes: a run whose every criterion is met.
     rev1 = first_revision(author, s1["id"])
@@ -102,9 +116,12 @@ def test_every_transition_through_review_and_back(  # type: ignore[no-untyped-de
     r = act(author, pid, "submit")
     assert r.status_code == 422 and "step 2" in message(r) and "step 1" not in message(r)
 
-    # Step 2 is done with an ideal answer instead.
+    # Step 2 is done with an ideal answer instead, once its final revision was run.
     r = author.put(f"{API}/steps/{s2['id']}/ideal-answer", json={"text": "Runway: 14 months."})
     assert r.status_code == 200, r.text
+    r = act(author, pid, "submit")
+    assert r.status_code == 422 and "step 2 (revision 1 has not been run)" in message(r)
+    run_once(author, s2["id"], endpoint_id)
     current = author.get(f"{API}/problem-sets/{pid}").json()
     r = act(author, pid, "submit", version=current["version"] - 1)
     assert (
@@ -227,11 +244,12 @@ def _assert_author_locked_out(  # type: ignore[no-untyped-def]
 
 
 def test_work_moves_draft_and_returned_into_progress_with_an_audit_event(  # type: ignore[no-untyped-def]
-    login_as, world: World, db: Session
+    login_as, world: World, db: Session, endpoint_id: int
 ) -> None:
     author, reviewer = login_as(world.expert_a), login_as(world.reviewer_a)
     pid = create(author, world.project_a.id)["id"]
     step = add_step(author, pid, prompt="Forecast growth.")
+    run_once(author, step["id"], endpoint_id)
     ps = author.get(f"{API}/problem-sets/{pid}").json()
     assert ps["status"] == "in_progress"
     assert author.put(f"{API}/steps/{step['id']}/ideal-answer", json={"text": "8%"}).is_success
@@ -368,13 +386,14 @@ def test_who_sees_and_who_changes_a_problem_set(  # type: ignore[no-untyped-def]
     assert login_as(world.expert_b).post(lst, json={"title": "x"}).status_code == 404
 
 
-def test_operator_and_staffed_reviewer_review(login_as, world: World) -> None:  # type: ignore[no-untyped-def]
+def test_operator_and_staffed_reviewer_review(login_as, world: World, endpoint_id: int) -> None:  # type: ignore[no-untyped-def]
     author = login_as(world.expert_a)
     operator = login_as(world.operator)
     ids = []
     for _ in range(2):
         pid = create(author, world.project_a.id)["id"]
         step = add_step(author, pid, prompt="Q?")
+        run_once(author, step["id"], endpoint_id)
         author.put(f"{API}/steps/{step['id']}/ideal-answer", json={"text": "A."})
         assert act(author, pid, "submit").status_code == 200
         ids.append(pid)

@@ -29,7 +29,7 @@ from expertloop.webhooks.delivery import RETRY_DELAYS
 from expertloop.webhooks.models import WebhookAttempt, WebhookDelivery
 from expertloop.webhooks.subscriptions import new_secret
 from tests.conftest import ApiClient, database_url, make_settings
-from tests.factories import World
+from tests.factories import World, scripted_target
 from tests.webhook_receiver import Receiver, running_receiver
 
 API = "/api/v1"
@@ -222,13 +222,19 @@ def test_retries_wait_longer_each_time(  # type: ignore[no-untyped-def]
     assert waits == [10, 60, 300, 1800]
 
 
-def _accepted_problem_set(login_as, world: World) -> int:  # type: ignore[no-untyped-def]
+def _accepted_problem_set(login_as, world: World, db: Session, app) -> int:  # type: ignore[no-untyped-def]
     """Take a problem set of project A through the real workbench use cases to accepted."""
     author, reviewer = login_as(world.expert_a), login_as(world.reviewer_a)
+    endpoint = scripted_target(db, app.state.hub, world.project_a, answers={"Q?": "A?"})
+    db.commit()
     r = author.post(f"{API}/projects/{world.project_a.id}/problem-sets", json={"title": "Runway"})
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
     step = author.post(f"{API}/problem-sets/{pid}/steps", json={"prompt": "Q?"}).json()
+    # An ideal answer counts once the step's final revision was run (workbench.progress.RULE).
+    rev = author.get(f"{API}/steps/{step['id']}/revisions").json()[-1]
+    r = author.post(f"{API}/revisions/{rev['id']}/runs", json={"endpoint_id": endpoint.id})
+    assert r.status_code == 201, r.text
     assert (
         author.put(f"{API}/steps/{step['id']}/ideal-answer", json={"text": "A."}).status_code == 200
     )
@@ -256,7 +262,7 @@ def test_events_make_one_delivery_per_matching_subscription(  # type: ignore[no-
     other_org = create(b, receiver.url + "?b", ["problem_set.accepted", "job.failed"])
 
     # 1. A problem set accepted through the workbench (its start and submit make nothing).
-    pid = _accepted_problem_set(login_as, world)
+    pid = _accepted_problem_set(login_as, world, db, app)
     assert [len(deliveries_of(a, h["id"])) for h in (accepted_only, both, jobs_only)] == [1, 1, 0]
     payload = deliveries_of(a, both["id"])[0]["payload"]
     assert payload["type"] == "problem_set.accepted"

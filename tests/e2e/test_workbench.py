@@ -132,7 +132,7 @@ def test_expert_works_a_problem_set_from_problem_to_submission(
     page.keyboard.press("2")  # calculation error
     expect(popover.locator("input[value=calculation_error]")).to_be_checked()
     popover.get_by_label("Note").fill("Check the arithmetic.")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Control+Enter")  # the note is multi-line: Enter is a line break there
     expect(page.get_by_test_id("annotations").first).to_contain_text("Calculation error")
     mark = page.locator("[data-testid=answer] mark").first
     expect(mark).to_have_text(quote)

@@ -292,6 +292,7 @@ def _chunk(
         if a.step_run_id is not None and a.severity in blocking
     }
     # The done rule (workbench.progress) on the rows loaded here, every model's runs included.
+    ran = {revision_id for _run_id, revision_id in finished}
     passing = progress.choose_passing(
         {r.id: len(rubric) for r in latest.values() if (rubric := rows.decode_json(r.rubric))},
         finished,
@@ -316,6 +317,7 @@ def _chunk(
                 revision_number=newest_rev.number if newest_rev is not None else None,
                 passing_step_run_id=passing_id,
                 has_ideal=_ideal_counts(ideal),
+                final_run=newest_rev is not None and newest_rev.id in ran,
             )
             by_id = {a.id: a for rev in revs for a in annotations.get(rev.id, no_notes)}
             step_earlier: tuple[tuple[str, str | None, str | None], ...] = ()

@@ -32,6 +32,9 @@ class StepState:
     revision_number: int | None
     passing_step_run_id: int | None
     has_ideal: bool
+    # At least one finished ("ok") run of the newest revision: an ideal answer only counts for a
+    # prompt that was tried on a model, or the data holds no evidence of what the model does.
+    final_run: bool
 
     @property
     def passing(self) -> bool:
@@ -39,17 +42,35 @@ class StepState:
 
     @property
     def done(self) -> bool:
-        return self.passing or self.has_ideal
+        return self.passing or (self.has_ideal and self.final_run)
 
     @property
     def label(self) -> str:
         if self.passing:
             return "passing"
         if self.has_ideal:
-            return "ideal answer"
+            return "ideal answer" if self.final_run else "ideal answer, not run"
         if self.revision_number is None:
             return "no prompt yet"
         return "not passing"
+
+    @property
+    def missing(self) -> str:
+        """Say what the step still lacks to count as done ("" when done)."""
+        if self.done:
+            return ""
+        if self.revision_number is None:
+            return "no prompt yet"
+        if not self.final_run:
+            return f"revision {self.revision_number} has not been run"
+        return f"no run of revision {self.revision_number} passes and there is no ideal answer"
+
+
+RULE = (
+    "A step is done when a run of its final revision passes (every rubric criterion met, no "
+    "major or critical fault), or when it has an ideal answer and its final revision was run "
+    "at least once."
+)
 
 
 class Node(Protocol):
@@ -170,6 +191,20 @@ def choose_passing(
     return result_map
 
 
+def finished_revisions(*, session: Session, revision_ids: list[int]) -> set[int]:
+    """Return the revisions among these with at least one finished ("ok") run."""
+    if not revision_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(StepRun.revision_id)
+            .join(ModelRun, ModelRun.id == StepRun.model_run_id)
+            .where(StepRun.revision_id.in_(revision_ids), ModelRun.status == "ok")
+            .distinct()
+        )
+    )
+
+
 def has_ideal(text: str | None) -> bool:
     """Tell whether an ideal answer counts: a blank one is no answer."""
     return text is not None and bool(text.strip())
@@ -180,6 +215,7 @@ def step_states(*, session: Session, steps: list[Step]) -> dict[int, StepState]:
     ids = [s.id for s in steps]
     latest = latest_revisions(session=session, step_ids=ids)
     passing = passing_runs(session=session, revisions=list(latest.values()))
+    ran = finished_revisions(session=session, revision_ids=[r.id for r in latest.values()])
     # A blank ideal answer is no answer (chain mode, runs._answer_of, skips it the same way).
     ideal = (
         {
@@ -199,14 +235,15 @@ def step_states(*, session: Session, steps: list[Step]) -> dict[int, StepState]:
             revision_number=rev.number if rev else None,
             passing_step_run_id=passing.get(rev.id) if rev else None,
             has_ideal=s.id in ideal,
+            final_run=rev is not None and rev.id in ran,
         )
     return states
 
 
 def unfinished_steps(*, session: Session, problem_set: ProblemSet) -> list[str] | None:
-    """Return the numbers of steps neither passing nor with an ideal answer (None: no steps)."""
+    """Return the steps not done (RULE), each with what it lacks (None: no steps)."""
     rows = list(session.scalars(select(Step).where(Step.problem_set_id == problem_set.id)))
     if not rows:
         return None
     states = step_states(session=session, steps=rows)
-    return [f"step {n}" for n, s in outline(rows) if not states[s.id].done]
+    return [f"step {n} ({states[s.id].missing})" for n, s in outline(rows) if not states[s.id].done]

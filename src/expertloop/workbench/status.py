@@ -16,7 +16,7 @@ from expertloop.types import utcnow
 from expertloop.workbench import events
 from expertloop.workbench.access import Loaded
 from expertloop.workbench.models import ProblemSet, Status
-from expertloop.workbench.progress import unfinished_steps
+from expertloop.workbench.progress import RULE, unfinished_steps
 
 
 class Action(enum.StrEnum):
@@ -97,9 +97,8 @@ def transition(
             raise ValidationFailed("Add at least one step before submitting.")
         if missing:
             raise ValidationFailed(
-                "Every step must pass or have an ideal answer before submitting; not yet: "
-                + ", ".join(missing)
-                + "."
+                RULE + " Not done yet: " + ", ".join(missing) + ".",
+                details={"unfinished": missing},
             )
         ps.submitted_at = utcnow()
     if action == Action.return_:

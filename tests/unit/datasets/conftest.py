@@ -88,13 +88,15 @@ class Kit:
     def simple(
         self, title: str = "Simple", *, domain: str = "finance", at: dt.datetime | None = None
     ) -> ProblemSet:
-        """An accepted problem set with one step done by an ideal answer (no model run)."""
+        """An accepted problem set with one step done by an ideal answer (after one model run)."""
         ps = make_problem_set(
             self.db, self.world.project_a, self.world.expert_a, title, domain=domain
         )
         step = make_step(
             self.db, ps, self.world.expert_a, prompt=f"{title}: what now?", rubric=["Says"]
         )
+        # An ideal answer counts once the final revision was run (workbench.progress.RULE).
+        make_step_run(self.db, step, self.world.expert_a, self.model_a, f"{title}: no idea.")
         assess.save_ideal(
             session=self.db,
             loaded=self.loaded(ps),

@@ -189,7 +189,10 @@ def test_trl_preference_unpaired_and_stepwise_types(
         labelled = {(r["completion"], r["label"]) for r in rows}
         assert {(ANSWER_2, True), (ANSWER_1, False), (IDEAL_NOTE, True)} <= labelled
     for rows in _rows(hf, out, "trl-stepwise", tmp_path):
-        (row,) = rows  # the simple problet set's step has no model answer
+        # The simple problem set's one step has one completion (its model answer, not passing).
+        (simple,) = [r for r in rows if len(r["completions"]) == 1]
+        assert simple["labels"] == [False]
+        (row,) = [r for r in rows if len(r["completions"]) != 1]
         assert len(row["completions"]) == len(row["labels"]) == 2
         assert row["labels"] == [True, False]  # step 1 passed on a run; step 2 did not
         assert row["completions"][0].endswith(ANSWER_2)

@@ -233,11 +233,45 @@ def _ideal(bench: Bench, text: str) -> None:
     )
 
 
-def test_an_ideal_answer_makes_a_step_done(bench: Bench) -> None:
+def test_an_ideal_answer_makes_a_step_done_once_its_final_revision_ran(bench: Bench) -> None:
     _ideal(bench, "The opening balance is 1,204.50 (ledger p. 3).")
     state = _state(bench)
-    assert (state.passing, state.has_ideal, state.done) == (False, True, True)
-    assert state.label == "ideal answer"
+    assert (state.passing, state.has_ideal, state.final_run, state.done) == (
+        False,
+        True,
+        False,
+        False,
+    )
+    assert state.label == "ideal answer, not run"
+    assert state.missing == "revision 1 has not been run"
+    bench.run("It is 1,000.", status="error")  # a failed run shows nothing of the model
+    assert not _state(bench).done
+    bench.run("It is 1,000.")
+    state = _state(bench)
+    assert (state.final_run, state.done, state.label, state.missing) == (
+        True,
+        True,
+        "ideal answer",
+        "",
+    )
+
+
+def test_a_run_of_an_earlier_revision_does_not_count_for_the_ideal_answer(bench: Bench) -> None:
+    bench.run("It is 1,000.")
+    _ideal(bench, "The opening balance is 1,204.50.")
+    assert _state(bench).done
+    step = bench.step
+    steps.update_draft(
+        session=bench.db,
+        loaded=bench.loaded,
+        step=step,
+        version=step.version,
+        changes={"draft_prompt": "What is the opening balance on 1 January?"},
+    )
+    steps.revise(session=bench.db, loaded=bench.loaded, step=step, reason="Date it")
+    state = _state(bench)
+    assert (state.revision_number, state.final_run, state.done) == (2, False, False)
+    assert state.missing == "revision 2 has not been run"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\r\n\t"])
@@ -260,17 +294,31 @@ def test_unfinished_steps_lists_the_numbers_of_steps_not_done(bench: Bench) -> N
     sub = bench.add_step(title="sub", parent_id=bench.step.id, prompt="Which ledger?")
     later = bench.add_step(title="later")
     assert progress.unfinished_steps(session=bench.db, problem_set=ps) == [
-        "step 1",
-        "step 1.1",
-        "step 2",
+        "step 1 (revision 1 has not been run)",
+        "step 1.1 (revision 1 has not been run)",
+        "step 2 (no prompt yet)",
     ]
     run = bench.run("The balance is 1,204.50.")
+    assert progress.unfinished_steps(session=bench.db, problem_set=ps)[0] == (
+        "step 1 (no run of revision 1 passes and there is no ideal answer)"
+    )
     _meet(bench, run, 0, 1)
     assess.save_ideal(
         session=bench.db, loaded=bench.loaded, step=sub, text="Ledger B", version=None
     )
-    assert progress.unfinished_steps(session=bench.db, problem_set=ps) == ["step 2"]
+    bench.run("Ledger A", revision=steps.revisions_of(session=bench.db, step_id=sub.id)[-1])
     assess.save_ideal(session=bench.db, loaded=bench.loaded, step=later, text="Done", version=None)
+    # An ideal answer to a step without a prompt is no example: the step is not done.
+    assert progress.unfinished_steps(session=bench.db, problem_set=ps) == ["step 2 (no prompt yet)"]
+    steps.update_draft(
+        session=bench.db,
+        loaded=bench.loaded,
+        step=later,
+        version=later.version,
+        changes={"draft_prompt": "Anything else?"},
+    )
+    steps.revise(session=bench.db, loaded=bench.loaded, step=later)
+    bench.run("No.", revision=steps.revisions_of(session=bench.db, step_id=later.id)[-1])
     assert progress.unfinished_steps(session=bench.db, problem_set=ps) == []
 
 

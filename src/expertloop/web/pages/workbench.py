@@ -34,9 +34,15 @@ from expertloop.workbench import runs as step_runs
 from expertloop.workbench import steps as steps_uc
 from expertloop.workbench.models import Annotation, Persona, ProblemSet, Side, Status
 from expertloop.workbench.policies import can_create, can_edit_taxonomy
+from expertloop.workbench.schemas import AnnotationIn
 
 router = APIRouter()
 PAGE_SIZE = 20
+# The annotation box limits its note to what the API accepts (AnnotationIn.note).
+NOTE_MAX = next(
+    (m.max_length for m in AnnotationIn.model_fields["note"].metadata if hasattr(m, "max_length")),
+    10_000,
+)
 
 STATUS_LABELS = {
     Status.draft: "Draft",
@@ -354,6 +360,11 @@ def step_page(
         and not any(s.parent_id == step.id for _n, s in numbered),
         "status_label": STATUS_LABELS[ps.status],
         "tracked": _tracked_seconds(db, settings, user.id, ps),
+        # Submitting from the step page: the done rule, each unfinished step and what it lacks.
+        "rule": progress.RULE,
+        "unfinished": progress.unfinished_steps(session=db, problem_set=ps),
+        "can_submit": status.Action.submit in status.allowed_actions(loaded),
+        "note_max": NOTE_MAX,
     }
     return render(request, "workbench/step.html", context)
 
