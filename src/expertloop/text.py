@@ -32,6 +32,7 @@ _LABELS = {
     "draft_rubric": "Rubric",
     "draft_reference": "Reference",
     "text": "Text",
+    "body": "Comment",
     "base_url": "Base URL",
     "url": "URL",
     "model_id": "Model ID",

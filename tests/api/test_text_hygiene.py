@@ -297,3 +297,27 @@ def test_malformed_json_is_said_plainly(login_as, world: World) -> None:  # type
     assert error(r)["message"] == "The request body is not valid JSON."
     r = author.post(f"{API}/projects/{world.project_a.id}/problem-sets", json={})
     assert error(r)["message"] == "Title is required."
+
+
+def test_review_comments_follow_the_same_rule(  # type: ignore[no-untyped-def]
+    login_as, app, world: World, db: Session
+) -> None:
+    from tests.factories import make_step, make_step_run
+
+    endpoint = scripted_target(db, app.state.hub, world.project_a)
+    ps = make_problem_set(db, world.project_a, world.expert_a, "Cash runway")
+    step = make_step(db, ps, world.expert_a, prompt="How long is the runway?")
+    make_step_run(db, step, world.expert_a, endpoint, "Fourteen months.")
+    db.commit()
+    reviewer = login_as(world.reviewer_a)
+    url = f"{API}/steps/{step.id}/comments"
+    r = reviewer.post(url, json={"body": "Which\x00burn?"})
+    assert r.status_code == 422
+    assert error(r)["message"].startswith("Comment contains a control character (U+0000)")
+    r = reviewer.post(url, json={"body": "Which burn?\r\nSay it."})
+    assert r.status_code == 201, r.text
+    assert r.json()["body"] == "Which burn?\nSay it."
+    r = reviewer.post(f"/steps/{step.id}/comments", data={"body": "Page\r\nform"})
+    assert r.status_code in (200, 303), r.text
+    bodies = [c["body"] for c in reviewer.get(url).json()]
+    assert bodies[-1] == "Page\nform"

@@ -7,9 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from expertloop.text import CleanText
+
 
 class CommentIn(BaseModel):
-    body: str = Field(min_length=1, max_length=10_000, description="What the reviewer says.")
+    body: CleanText = Field(min_length=1, max_length=10_000, description="What the reviewer says.")
     revision_id: int | None = Field(
         default=None, description="Comment on this revision's prompt (or a span of it)."
     )
@@ -18,7 +20,7 @@ class CommentIn(BaseModel):
     )
     start: int | None = Field(default=None, ge=0, description="Span start, in code points.")
     end: int | None = Field(default=None, ge=0, description="Span end (exclusive), code points.")
-    quote: str | None = Field(
+    quote: CleanText | None = Field(
         default=None,
         max_length=5_000,
         description="The commented text: checked against start/end, or found in the text "

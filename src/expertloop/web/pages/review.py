@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from expertloop.errors import ExpertLoopError, NotFound
 from expertloop.review import comments
+from expertloop.text import clean as clean_text
 from expertloop.web.deps import DB, CurrentUser
 from expertloop.web.errors import status_for
 from expertloop.web.templating import render
@@ -43,6 +44,8 @@ def comment_create(
     loaded, step = load.step(session=db, actor=user, step_id=step_id)
     in_place = request.headers.get("HX-Request") == "true"
     try:
+        body = clean_text(body, field="Comment", max_length=20_000)
+        quote = clean_text(quote, field="Quote", max_length=10_000)
         revision_id, step_run_id = comments.parse_target(target)
         with db.begin_nested():
             row = comments.add(
