@@ -87,6 +87,12 @@ def test_a_span_after_a_line_break_of_a_form_added_prompt_is_accepted(page: Page
     expect(page.locator("[data-testid=prompt] mark")).to_have_text("vague somehow.")
     expect(page.get_by_test_id("prompt")).to_be_focused()  # focus came back
     assert _stayed(page)  # in place: no reload
+    # Deleting it is in place too, and the focus goes back to the text it was on.
+    notes.get_by_role("button", name="Delete annotation").click()
+    expect(notes).to_have_count(0)
+    expect(page.locator("[data-testid=prompt] mark")).to_have_count(0)
+    expect(page.get_by_test_id("prompt")).to_be_focused()
+    assert _stayed(page)
     assert not problems, problems
 
 

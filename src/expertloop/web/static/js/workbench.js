@@ -277,9 +277,8 @@
         basedOn = null;
         if (!dirty) localStorage.removeItem(key);
         markSaved(sent);
-        if (form.dataset.reloadOnSave !== undefined) location.reload();
         // The badge (an ideal answer may finish the step), the submit panel, the draft note.
-        else if (document.querySelector("[data-region]") && !running) refresh(isIdeal ? ["head", "ideal-diff", "submit"] : ["run", "submit"]);
+        if (document.querySelector("[data-region]") && !running) refresh(isIdeal ? ["head", "ideal-diff", "submit"] : ["run", "submit"]);
         return;
       }
       dirty = true;
