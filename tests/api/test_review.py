@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from expertloop.events import AuditLog
 from expertloop.llm.models import ModelEndpoint
+from expertloop.review.models import ReturnedStep, ReviewReturn
 from expertloop.workbench.models import ProblemSet, Step, StepRun
 from tests.factories import (
     World,
@@ -183,3 +184,23 @@ def test_since_return_shows_the_reviewer_what_changed(  # type: ignore[no-untype
     page = reviewer.get(f"/problem-sets/{ps}")
     assert 'data-testid="since-return"' in page.text and "<ins> at 50k a month</ins>" in page.text
     assert 'data-testid="since-return"' not in author.get(f"/problem-sets/{ps}").text
+
+
+def test_a_return_from_the_page_records_the_steps_too(  # type: ignore[no-untyped-def]
+    login_as, world: World, db: Session, setup: dict[str, Any]
+) -> None:
+    author, reviewer = login_as(world.expert_a), login_as(world.reviewer_a)
+    ps = setup["ps"]
+    author.put(f"{API}/steps/{setup['step']}/ideal-answer", json={"text": "Then."})
+    assert author.post(f"{API}/problem-sets/{ps}/transitions/submit", json={}).status_code == 200
+    r = reviewer.post(
+        f"/problem-sets/{ps}/actions/return",
+        data={"comment": "From the page."},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    db.expire_all()
+    (ret,) = db.scalars(select(ReviewReturn).where(ReviewReturn.problem_set_id == ps)).all()
+    assert ret.comment == "From the page."
+    (then,) = db.scalars(select(ReturnedStep).where(ReturnedStep.return_id == ret.id)).all()
+    assert (then.step_id, then.ideal_text, then.revision_number) == (setup["step"], "Then.", 1)
