@@ -187,6 +187,31 @@ def test_history_side_by_side_span_comment_home_and_since_return(
     expect(page.get_by_test_id("comment-body-input")).to_have_value("Second thought")
     expect(page.get_by_test_id("comment-body-input")).to_be_focused()
     expect(comment).to_have_count(1)
+    # The same comment, on a selection instead: select words of the answer, then the button.
+    selected = page.evaluate(
+        """(runId) => {
+          const el = document.querySelector(`[data-comment-on="run:${runId}"]`);
+          const node = document.createTreeWalker(el, NodeFilter.SHOW_TEXT).nextNode();
+          const range = document.createRange();
+          range.setStart(node, 0);
+          range.setEnd(node, Math.min(11, node.length));
+          const sel = window.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(range);
+          return range.toString();
+        }""",
+        second["id"],
+    )
+    use = page.get_by_role("button", name="Comment on the selection")
+    expect(use).to_be_visible()
+    use.click()
+    expect(page.get_by_test_id("comment-quote-input")).to_have_value(selected)
+    expect(page.get_by_test_id("comment-body-input")).to_be_focused()
+    page.keyboard.press("Control+Enter")
+    expect(comment).to_have_count(2)
+    expect(comment.nth(1).get_by_test_id("comment-quote")).to_have_text(selected)
+    assert comment.nth(1).get_attribute("data-start") == "0"
+    assert comment.nth(1).get_attribute("data-end") == str(len(selected))
 
     _api(
         page,
@@ -203,7 +228,8 @@ def test_history_side_by_side_span_comment_home_and_since_return(
     home_list.get_by_role("link").first.click()
     page.wait_for_url(re.compile(rf"/steps/{step['id']}#comment-\d+$"))
     seen = page.get_by_test_id("step-comment")
-    expect(seen.get_by_test_id("comment-quote")).to_have_text(quote)
+    expect(seen).to_have_count(2)
+    expect(seen.first.get_by_test_id("comment-quote")).to_have_text(quote)
     expect(page.get_by_test_id("comment-body-input")).to_have_count(0)  # the author only reads
     page.screenshot(path=str(screenshot_dir / "review-comment-expert.png"), full_page=True)
 
