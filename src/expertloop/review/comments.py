@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from expertloop.events import emit
 from expertloop.llm.models import ModelEndpoint, ModelRun
 from expertloop.review import events, policies
 from expertloop.review.models import ReviewComment, ReviewSettings
+from expertloop.text import clean as clean_text
 from expertloop.types import utcnow
 from expertloop.workbench.access import Loaded
 from expertloop.workbench.models import ProblemSet, Step, StepRevision, StepRun
@@ -26,24 +26,11 @@ MAX_BODY = 10_000
 MAX_QUOTE = 5_000
 # Characters of context shown either side of a quoted span.
 CONTEXT = 60
-# C0 controls but tab and line feed, DEL and lone surrogates (PostgreSQL refuses NUL in text).
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _pairs(rows: Iterable[Any]) -> dict[Any, Any]:
     """Map the first column of two-column rows to the second."""
     return {k: v for k, v in rows}
-
-
-def clean(text: str, what: str) -> str:
-    """Normalise line ends to ``\\n`` and refuse control characters, naming the field."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    bad = _FORBIDDEN.search(text)
-    if bad:
-        raise ValidationFailed(
-            f"{what} contains a control character (U+{ord(bad.group()):04X}); remove it."
-        )
-    return text
 
 
 def clients_see(*, session: Session, project_id: int) -> bool:
@@ -113,15 +100,12 @@ def add(
         if not access.is_reviewer:
             raise PermissionDenied("Only the project's reviewers and operators comment on review.")
         raise PermissionDenied("An accepted problem set takes no more comments.")
-    body = clean(body, "The comment").strip()
+    # The one rule for text at the edge again: forms and scripts reach this directly too.
+    body = clean_text(body, field="Comment", max_length=MAX_BODY).strip()
     if not body:
         raise ValidationFailed("Write the comment first.")
-    if len(body) > MAX_BODY:
-        raise ValidationFailed(f"The comment is longer than {MAX_BODY:,} characters.")
     if quote is not None:
-        quote = clean(quote, "The quoted text")
-        if len(quote) > MAX_QUOTE:
-            raise ValidationFailed(f"The quoted text is longer than {MAX_QUOTE:,} characters.")
+        quote = clean_text(quote, field="Quoted text", max_length=MAX_QUOTE)
         if not quote.strip():
             quote = None
     text, rev_id, run_id, target = _target_text(session, step, revision_id, step_run_id)

@@ -99,7 +99,7 @@ def test_code_point_offsets_on_a_prompt_with_emoji_and_arabic(bench: Bench) -> N
     ("kwargs", "message"),
     [
         ({"body": "   "}, "Write the comment first"),
-        ({"body": "x" * 10_001}, "longer than 10,000"),
+        ({"body": "x" * 10_001}, "too long: 10,001 characters, at most 10,000"),
         ({"body": "bad\x00byte"}, "control character"),
         ({"body": "ok", "quote": "not in there", "run": True}, "not in that answer"),
         ({"body": "ok", "start": 0, "end": 3, "quote": "zzz", "run": True}, "does not match"),
