@@ -85,8 +85,16 @@ def test_the_page_keeps_older_iterations_collapsed_and_inert(  # type: ignore[no
         assert "Model &lt;i&gt;X&lt;/i&gt;" in history
         assert "data-delete-annotation" not in history  # read-only
     partial = login_as(world.reviewer_a).get(
-        f"/steps/{two_revisions['step']}/compare?left=1&right=2"
+        f"/steps/{two_revisions['step']}/compare?left=1&right=2", headers={"HX-Request": "true"}
     )
     assert partial.status_code == 200 and 'data-testid="side-by-side"' in partial.text
     assert "<html" not in partial.text
     assert "Total: 95k" in partial.text and "Sum is 95k" in partial.text
+
+
+def test_without_htmx_the_comparison_is_a_page(  # type: ignore[no-untyped-def]
+    login_as, world: World, two_revisions: dict[str, Any]
+) -> None:
+    page = login_as(world.expert_a).get(f"/steps/{two_revisions['step']}/compare?left=2&right=1")
+    assert page.status_code == 200 and "<html" in page.text
+    assert 'data-testid="side-by-side"' in page.text and "Budget" in page.text

@@ -1,4 +1,4 @@
-"""Step history pages: two revisions of a step side by side (an htmx partial)."""
+"""Step history pages: two revisions of a step side by side (an htmx partial, or a page)."""
 
 from __future__ import annotations
 
@@ -28,4 +28,16 @@ def compare_partial(
     loaded, step = load.step(session=db, actor=user, step_id=step_id)
     hist = step_history.history(session=db, step=step, project_id=loaded.access.project.id)
     cmp = step_history.compare(hist, left, right)
-    return render(request, "workbench/_compare.html", {"cmp": cmp})
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "workbench/_compare.html", {"cmp": cmp})
+    # Without htmx the form navigates here: the same comparison as a page of its own.
+    return render(
+        request,
+        "workbench/compare.html",
+        {
+            "cmp": cmp,
+            "ps": loaded.problem_set,
+            "project": loaded.access.project,
+            "step_id": step.id,
+        },
+    )
