@@ -706,6 +706,17 @@
       hideCaret();
     }
   });
+  // A click in a text puts the keyboard caret there, so that Shift+arrows go on from it.
+  document.addEventListener("mouseup", () => {
+    setTimeout(() => {
+      const sel = window.getSelection();
+      if (!sel || !sel.rangeCount || !sel.isCollapsed) return;
+      const el = annotatableOf(sel.anchorNode);
+      if (!el) return;
+      const c = caretOf(el);
+      c.anchor = c.focus = offsetOf(el, sel.anchorNode, sel.anchorOffset);
+    }, 0);
+  });
   document.addEventListener("focusout", (ev) => {
     if (ev.target.matches && ev.target.matches("[data-annotatable]")) hideCaret();
   });
