@@ -119,7 +119,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
     try:
-        settings = make_settings(url, tmp, base_url=base_url)
+        # Every browser test logs in from 127.0.0.1: the default per-address limit (50 attempts
+        # in 15 minutes) would refuse the later tests' logins. The limits are tested in the API.
+        settings = make_settings(
+            url, tmp, base_url=base_url, login_limit_per_address="100000/15minutes"
+        )
         engine = make_engine(settings)
         try:
             upgrade(engine)
