@@ -104,6 +104,7 @@ SENTENCES: dict[str, str] = {
     "accounts.user_reactivated": "{actor} reactivated {subject}",
     "projects.created": "{actor} created the project {subject}",
     "projects.updated": "{actor} edited the project {subject}",
+    "experts.candidate_moved": "{actor} moved candidate {subject} from {from_state} to {to_state}",
     "projects.staffed": "{actor} staffed {user} on {subject} as {role}",
     "projects.staff_role_changed": "{actor} made {user} {to_role} on {subject}",
     "projects.unstaffed": "{actor} took {user} off {subject}",

@@ -172,6 +172,33 @@ class Settings(BaseSettings):
         description="Largest import upload in bytes; a bigger one is refused with 413 before "
         "it is read whole.",
     )
+    expert_taxonomy_file: Path | None = Field(
+        default=None,
+        description="JSON file of more expert domains and specialties, merged over the shipped "
+        "taxonomy (see docs/experts.md).",
+    )
+    invitation_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="Days an expert invitation link stays valid (it also stops working once used).",
+    )
+    mail_backend: Literal["file", "smtp"] = Field(
+        default="file",
+        description="Where outgoing mail goes: file writes .eml files into mail/ inside data_dir "
+        "(nothing is lost without a mail server); smtp sends through smtp_host.",
+    )
+    mail_from: str = Field(
+        default="ExpertLoop <no-reply@expertloop.local>",
+        description="Sender address of outgoing mail.",
+    )
+    smtp_host: str = Field(default="localhost", description="SMTP server host (mail_backend smtp).")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login name, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password, if any.")
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
     webhooks_max_attempts: int = Field(
         default=8,
         ge=1,

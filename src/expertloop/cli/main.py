@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import db, imports, jobs, models, payouts, projects, rates, snapshots, users
+from expertloop.cli import (
+    db,
+    experts,
+    imports,
+    jobs,
+    models,
+    payouts,
+    projects,
+    rates,
+    snapshots,
+    users,
+)
 from expertloop.cli.demo import demo
 from expertloop.cli.serve import serve
 
@@ -26,6 +37,7 @@ app.add_typer(payouts.app, name="payouts")
 app.add_typer(rates.app, name="rates")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(snapshots.app, name="snapshots")
+app.add_typer(experts.app, name="experts")
 
 
 def main() -> None:

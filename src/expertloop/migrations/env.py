@@ -9,6 +9,7 @@ from expertloop.accounts import models as _accounts  # noqa: F401 - register tab
 from expertloop.datasets import models as _datasets  # noqa: F401 - register tables
 from expertloop.db import Base
 from expertloop.events import AuditLog as _AuditLog  # noqa: F401 - register the table
+from expertloop.experts import models as _experts  # noqa: F401 - register tables
 from expertloop.jobs import models as _jobs  # noqa: F401 - register tables
 from expertloop.llm import models as _llm  # noqa: F401 - register tables
 from expertloop.payments import models as _payments  # noqa: F401 - register tables

@@ -1,0 +1,1 @@
+"""The expert network: profiles, invitations and referrals, vetting, and matching."""

@@ -1,0 +1,7 @@
+"""JSON API: experts assessments (filled in by the expert-network work)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["experts"])

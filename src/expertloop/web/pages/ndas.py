@@ -1,0 +1,7 @@
+"""Pages: ndas (filled in by the expert-network work)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
