@@ -159,3 +159,23 @@ def state_of_user(session: Session, user_id: int) -> VettingState:
     """Return a user's vetting state: their candidate's, or ``approved`` for operator-made users."""
     state = session.scalar(select(Candidate.state).where(Candidate.user_id == user_id))
     return state if state is not None else S.approved
+
+
+# States in which a user may be staffed on a project: approved experts anywhere; a candidate
+# doing the paid work sample only on their vetting project.
+def check_staffable(session: Session, user_id: int, project_id: int) -> None:
+    """Raise ``Conflict`` unless the user's vetting lets them be staffed on the project."""
+    row = session.execute(
+        select(Candidate.state, Candidate.work_sample_project_id).where(
+            Candidate.user_id == user_id
+        )
+    ).first()
+    if row is None or row.state == S.approved:
+        return
+    if row.state == S.work_sample and row.work_sample_project_id == project_id:
+        return
+    raise Conflict(
+        f"This expert is not vetted yet (they are {row.state.value.replace('_', ' ')}); "
+        "approve them first, or staff them on their work-sample project.",
+        details={"vetting_state": row.state.value},
+    )
