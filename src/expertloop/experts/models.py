@@ -307,6 +307,10 @@ class InterviewGuide(Base):
     # [{"key": ..., "title": ..., "description": ..., "weight": ...}]
     rubric: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     question_count: Mapped[int] = mapped_column(Integer, default=5)
+    # The model that interviews and scores (a shared endpoint); None until an operator picks one.
+    endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_endpoints.id", ondelete="SET NULL")
+    )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

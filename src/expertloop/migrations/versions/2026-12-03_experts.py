@@ -55,9 +55,11 @@ def upgrade() -> None:
     sa.Column('scoring_prompt', sa.Text(), nullable=False),
     sa.Column('rubric', sa.JSON(), nullable=False),
     sa.Column('question_count', sa.Integer(), nullable=False),
+    sa.Column('endpoint_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_expert_interview_guides_created_by_id_users')),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['model_endpoints.id'], name=op.f('fk_expert_interview_guides_endpoint_id_model_endpoints'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_interview_guides')),
     sa.UniqueConstraint('version', name=op.f('uq_expert_interview_guides_version'))
     )
