@@ -325,6 +325,7 @@ from tests import (  # noqa: E402
     isolation_datasets,  # noqa: F401
     isolation_exports,  # noqa: F401
     isolation_imports,  # noqa: F401
+    isolation_interviews,  # noqa: F401
     isolation_jobs,  # noqa: F401
     isolation_review,  # noqa: F401
     isolation_webhooks,  # noqa: F401
