@@ -49,7 +49,7 @@ RESUME_EXCERPT = 2_500
 # Scoring answers longer than this are not searched for JSON (they are kept whole all the same).
 _PARSE_LIMIT = 50_000
 _SCORING_PARAMS: dict[str, Any] = {"max_tokens": 800, "temperature": 0.0}
-OPENING = "Please begin the interview with your first question."
+OPENING = "Ask me your first interview question."
 
 NextAction = Literal["question", "answer", "done"]
 
