@@ -184,3 +184,16 @@ def test_candidate_is_interviewed_by_the_local_model_and_the_operator_reads_it(
     else:
         expect(page.get_by_test_id("scoring-error")).to_contain_text("No suggested score")
     page.screenshot(path=str(screenshot_dir / "operator-interview.png"), full_page=True)
+
+    # The operator edits the guide: a new version, which later interviews use.
+    page.goto("/interview-guides")
+    expect(page.get_by_role("heading", name="Version 1 (newest)")).to_be_visible()
+    page.get_by_label("Questions per interview").fill("3")
+    page.get_by_label("Interviewer prompt").fill("Interview like a treasury committee.")
+    page.get_by_role("button", name="Save as version 2").click()
+    expect(page.get_by_test_id("saved")).to_contain_text("Saved version 2")
+    expect(page.get_by_test_id("guide-versions").locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_label("Interviewer prompt")).to_have_value(
+        "Interview like a treasury committee."
+    )
+    page.screenshot(path=str(screenshot_dir / "operator-interview-guides.png"), full_page=True)
