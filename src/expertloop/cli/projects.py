@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import Role, User
 from expertloop.cli.common import console, db_session, fail
+from expertloop.experts.pipeline import check_staffable
 from expertloop.projects import projects as projects_uc
 from expertloop.projects.models import Project, StaffRole
 
@@ -97,6 +98,7 @@ def staff(
             )
             return
         role = role or StaffRole.expert
+        check_staffable(session, user.id, project.id)
         projects_uc.staff_user(
             session=session, actor=actor, project=project, user_id=user.id, role=role
         )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.experts.interviews import InterviewView
+from expertloop.experts.models import VettingState
 from expertloop.text import CleanLine, CleanText
 
 # --- Interview (guides, interviews, turns, suggested score) -----------------------------------
@@ -249,3 +250,171 @@ class InviteToProjectOut(BaseModel):
     staffed: list[InviteOutcomeOut]
     skipped: list[InviteOutcomeOut]
     refused: list[InviteOutcomeOut]
+
+
+# --- Vetting pipeline (board, candidates, decisions, the candidate's own status) ---------------
+
+
+class StateCountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: str
+    label: str
+    count: int
+
+
+class FunnelStageOut(BaseModel):
+    """How many candidates ever reached a gate; ``percent_of_applied`` None before any applied."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    state: str
+    label: str
+    reached: int
+    percent_of_applied: float | None
+
+
+class WeekCountsOut(BaseModel):
+    """The moves into each state in the week starting ``week_start`` (a Monday, UTC)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    week_start: dt.date
+    counts: dict[str, int]
+
+
+class BoardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    counts: list[StateCountOut]
+    total: int
+    funnel: list[FunnelStageOut]
+    weeks: list[WeekCountsOut]
+
+
+class CandidateOut(BaseModel):
+    """A candidate in the operators' list (contact data: operators only)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    email: str
+    state: str
+    domain: str
+    user_id: int | None
+    state_changed_at: dt.datetime
+    created_at: dt.datetime
+    version: int
+
+
+class CandidatePageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[CandidateOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class TransitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    from_state: str | None
+    to_state: str
+    actor_id: int | None
+    actor_name: str
+    reason: str
+    at: dt.datetime
+
+
+class ProfileSummaryOut(BaseModel):
+    """The candidate's profile as operators see it (with contact data and résumé)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    headline: str
+    years_experience: int
+    country: str
+    time_zone: str
+    weekly_hours: int
+    rate_minor: int | None
+    rate_currency: str
+    domains: list[tuple[str, str]]
+    languages: list[tuple[str, str]]
+    credentials: list[dict[str, Any]]
+    education: list[dict[str, Any]]
+    phone: str
+    links: list[str]
+    resume: str
+    quality_score: float | None
+
+
+class CandidateDetailOut(BaseModel):
+    """A candidate for operators: where they stand, their profile, history and next moves."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    candidate: CandidateOut
+    note: str
+    source: str
+    work_sample_project_id: int | None
+    profile: ProfileSummaryOut | None
+    history: list[TransitionOut]
+    allowed: list[str]
+
+
+class DecisionIn(BaseModel):
+    """An operator's decision: the next state, why, and the version decided on (stale: 409).
+
+    Moving to ``work_sample`` needs ``project_id``: the vetting project the candidate is staffed
+    on for the paid work sample.
+    """
+
+    to: VettingState
+    reason: CleanText = Field(min_length=1, max_length=2000)
+    version: int = Field(ge=1)
+    project_id: int | None = Field(default=None, ge=1)
+
+
+class DecisionOut(BaseModel):
+    """The move made, and the candidate as they stand now."""
+
+    transition: TransitionOut
+    candidate: CandidateOut
+    staffed_project_id: int | None
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: str
+    label: str
+    status: Literal["done", "skipped", "current", "upcoming"]
+
+
+class ToldReasonOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: str
+    label: str
+    reason: str
+    at: dt.datetime
+
+
+class MyVettingOut(BaseModel):
+    """Where the caller stands in vetting, what comes next and the reasons they are told."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    candidate_id: int
+    state: str
+    label: str
+    since: dt.datetime
+    next_step: str
+    steps: list[StepOut]
+    reasons: list[ToldReasonOut]
+    domain: str
+    work_sample_project_id: int | None
+    action: str | None

@@ -30,6 +30,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Home", "/"),
         NavItem("Projects", "/projects"),
         NavItem("Users", "/users"),
+        NavItem("Candidates", "/candidates"),
         NavItem("Models", "/models"),
         NavItem("Payroll", "/payroll"),
         NavItem("Jobs", "/jobs"),

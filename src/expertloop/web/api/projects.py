@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from expertloop.experts.pipeline import check_staffable
 from expertloop.projects import projects as projects_uc
+from expertloop.projects.policies import can_staff
 from expertloop.projects.schemas import (
     ProjectIn,
     ProjectOut,
@@ -78,8 +80,10 @@ def list_staff(project_id: int, user: CurrentUser, db: DB) -> list[StaffingOut]:
 
 @router.post("/{project_id}/staff", response_model=StaffingOut, status_code=201)
 def staff_user(project_id: int, body: StaffingIn, user: CurrentUser, db: DB) -> StaffingOut:
-    """Staff a user on a project (operators only)."""
+    """Staff a user on a project (operators; a candidate once vetted, or for their work sample)."""
     project = projects_uc.get_project(session=db, project_id=project_id, actor=user)
+    if can_staff(user):  # the vetting state is the operators' to know
+        check_staffable(db, body.user_id, project.id)
     staffing = projects_uc.staff_user(
         session=db, actor=user, project=project, user_id=body.user_id, role=body.role
     )

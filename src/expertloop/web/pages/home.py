@@ -12,6 +12,7 @@ from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import Role, User
 from expertloop.accounts.policies import can_read_audit_log
 from expertloop.errors import PermissionDenied
+from expertloop.experts import vetting
 from expertloop.payments.week_time import week_time
 from expertloop.projects import projects as projects_uc
 from expertloop.review import comments as review_comments
@@ -105,6 +106,8 @@ def home(request: Request, auth: MaybeAuth, db: DB, settings: AppSettings) -> Re
     context: dict[str, object] = {"projects": projects, "project_total": project_total}
     context.update(home_data(db, settings, user))
     context["review_comments"] = review_comments.for_author(session=db, actor=user, limit=10)
+    if user.role == Role.expert:
+        context["vetting"] = vetting.my_status(db, user)
     context.update({"feed_href": feed_href, "ago": ago, "now": utcnow()})
     return render(request, f"home/{user.role.value}.html", context)
 
