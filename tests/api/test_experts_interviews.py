@@ -122,10 +122,12 @@ def test_candidate_takes_the_whole_interview_and_operator_reads_the_suggestion(
     assert view["turns"][0]["provenance"]["model_id"] == "scripted-interviewer"
     assert op.get(f"/api/v1/candidates/{candidate.id}/interviews").json()[0]["id"] == iid
 
-    page = op.get(f"/candidates/{candidate.id}/interview")
-    assert page.status_code == 200
-    assert "4.1 / 5" in page.text and "you decide" in page.text
-    assert "covenant headroom" in page.text
+    partial = op.get(f"/candidates/{candidate.id}/interview", headers={"HX-Request": "true"})
+    assert partial.status_code == 200 and "<html" not in partial.text
+    assert "4.1 / 5" in partial.text and "you decide" in partial.text
+    assert "covenant headroom" in partial.text
+    page = op.get(f"/candidates/{candidate.id}/interview")  # opened on its own: a whole page
+    assert "<html" in page.text and "4.1 / 5" in page.text
 
 
 def test_the_prompt_follows_domain_profile_and_previous_answers(login_as, db: Session, app) -> None:  # type: ignore[no-untyped-def]

@@ -78,9 +78,11 @@ def _partial(
     request: Request, db: Session, user: User, candidate_id: int, **extra: Any
 ) -> Response:
     views = interviews.for_candidate(db, actor=user, candidate_id=candidate_id)
+    # In place (htmx) the partial alone; opened as a page of its own, with the page around it.
+    in_place = request.headers.get("HX-Request") == "true"
     return render(
         request,
-        "experts/_interview_review.html",
+        "experts/_interview_review.html" if in_place else "experts/interview_review.html",
         {"views": views, "candidate_id": candidate_id, **extra},
     )
 
