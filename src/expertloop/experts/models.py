@@ -119,10 +119,28 @@ class VettingTransition(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+# The profile columns matching filters on, after ``user_id`` (see ExpertProfile's indexes).
+MATCH_COLUMNS = (
+    "vetting_state",
+    "country",
+    "utc_offset_minutes",
+    "weekly_hours",
+    "rate_currency",
+    "rate_minor",
+    "quality_score",
+)
+
+
 class ExpertProfile(Base):
     """What an expert tells about themself. Contact data and résumé: operators and self only."""
 
     __tablename__ = "expert_profiles"
+    # Matching's covering indexes (migration 0011): the filters read these instead of the wide
+    # rows (the résumé sits before them); by user for the free-text join, by state for paging.
+    __table_args__ = (
+        Index("ix_expert_profiles_match_user", "user_id", *MATCH_COLUMNS),
+        Index("ix_expert_profiles_match_state", "vetting_state", "user_id", *MATCH_COLUMNS[1:]),
+    )
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

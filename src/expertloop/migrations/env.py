@@ -10,6 +10,7 @@ from expertloop.datasets import models as _datasets  # noqa: F401 - register tab
 from expertloop.db import Base
 from expertloop.events import AuditLog as _AuditLog  # noqa: F401 - register the table
 from expertloop.experts import models as _experts  # noqa: F401 - register tables
+from expertloop.experts import search_index
 from expertloop.jobs import models as _jobs  # noqa: F401 - register tables
 from expertloop.llm import models as _llm  # noqa: F401 - register tables
 from expertloop.payments import models as _payments  # noqa: F401 - register tables
@@ -35,6 +36,8 @@ def run() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            # The search index's dialect-specific objects (migration 0011) are not models.
+            include_name=search_index.include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -31,6 +31,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Projects", "/projects"),
         NavItem("Users", "/users"),
         NavItem("Candidates", "/candidates"),
+        NavItem("Find experts", "/experts/search"),
         NavItem("Models", "/models"),
         NavItem("Payroll", "/payroll"),
         NavItem("Jobs", "/jobs"),
