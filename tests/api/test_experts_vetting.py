@@ -436,3 +436,45 @@ def test_cli_staff_refuses_an_unvetted_candidate(cli_db: Any) -> None:
     runner.invoke(app, ["experts", "decide", str(ids["ada"]), "approve", "--reason", "Good"])
     staffed = runner.invoke(app, args)
     assert staffed.exit_code == 0, staffed.output
+
+
+def test_candidate_withdraws(db: Session, world: World, login_as: Any) -> None:
+    c = _cand(db, S.assessment)
+    me = login_as(_me(db, c))
+    status = me.get("/api/v1/me/vetting").json()
+    assert status["can_withdraw"] is True and status["version"] == 1
+    stale = me.post("/api/v1/me/vetting/withdraw", json={"version": 2})
+    assert stale.status_code == 409 and "meanwhile" in stale.text
+    r = me.post("/api/v1/me/vetting/withdraw", json={"version": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "withdrawn" and r.json()["can_withdraw"] is False
+    again = me.post("/api/v1/me/vetting/withdraw", json={"version": 2})
+    assert again.status_code == 409
+    assert "cannot move to withdrawn" in again.json()["error"]["message"]
+    op = login_as(world.operator)
+    history = op.get(f"/api/v1/candidates/{c.id}").json()["history"]
+    assert history[-1]["actor_id"] == c.user_id and history[-1]["to_state"] == "withdrawn"
+    assert op.get(f"/api/v1/candidates/{c.id}").json()["allowed"] == []
+    # Someone who is not a candidate has nothing to withdraw.
+    plain = login_as(world.expert_a)
+    assert plain.post("/api/v1/me/vetting/withdraw", json={"version": 1}).status_code == 404
+    assert plain.post("/vetting/withdraw", data={"version": "1"}).status_code == 404
+
+
+def test_candidate_withdraws_on_the_page(db: Session, world: World, login_as: Any) -> None:
+    c = _cand(db, S.interview)
+    me = login_as(_me(db, c))
+    page = me.get("/vetting").text
+    assert 'data-testid="withdraw-form"' in page
+    stale = me.post("/vetting/withdraw", data={"version": "9", "reason": "New job"})
+    assert stale.status_code == 409 and 'data-testid="withdraw-error"' in stale.text
+    r = me.post(
+        "/vetting/withdraw",
+        data={"version": "1", "reason": "I took a full-time role."},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/vetting"
+    page = me.get("/vetting").text
+    assert ">withdrawn<" in page and 'data-testid="withdraw-form"' not in page
+    op = login_as(world.operator)
+    assert "I took a full-time role." in op.get(f"/candidates/{c.id}").text

@@ -418,3 +418,12 @@ class MyVettingOut(BaseModel):
     domain: str
     work_sample_project_id: int | None
     action: str | None
+    version: int
+    can_withdraw: bool
+
+
+class WithdrawIn(BaseModel):
+    """The candidate withdraws their application; ``version`` is the one they saw (stale: 409)."""
+
+    reason: CleanText = Field(default="", max_length=2000)
+    version: int = Field(ge=1)

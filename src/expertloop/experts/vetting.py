@@ -448,6 +448,8 @@ class MyVetting:
     work_sample_project_id: int | None
     # What the candidate can do now: "assessment", "interview", "work_sample" or None.
     action: str | None
+    version: int = 1
+    can_withdraw: bool = False
 
 
 _ACTIONS = {S.assessment: "assessment", S.interview: "interview", S.work_sample: "work_sample"}
@@ -511,4 +513,32 @@ def my_status(session: Session, user: User) -> MyVetting | None:
             candidate.work_sample_project_id if candidate.state == S.work_sample else None
         ),
         action=_ACTIONS.get(candidate.state),
+        version=candidate.version,
+        can_withdraw=(candidate.state, S.withdrawn) in pipeline.BY_CANDIDATE,
+    )
+
+
+def withdraw(
+    session: Session, *, user: User, reason: str, version: int | None, ip: str | None = None
+) -> VettingTransition:
+    """Withdraw the caller's own application (their move; a reason is optional)."""
+    candidate = session.scalar(
+        select(Candidate).where(Candidate.user_id == user.id).with_for_update()
+    )
+    if candidate is None:
+        raise NotFound("You are not in the vetting pipeline.")
+    reason = clean(reason, field="Reason", max_length=REASON_MAX).strip()
+    if version is not None and version != candidate.version:
+        raise Conflict(
+            "Your application changed meanwhile; reload to see where you stand.",
+            details={"version": candidate.version, "state": candidate.state.value},
+        )
+    return pipeline.move(
+        session=session,
+        actor=user,
+        candidate=candidate,
+        to=S.withdrawn,
+        reason=reason,
+        expected_version=version,
+        ip=ip,
     )

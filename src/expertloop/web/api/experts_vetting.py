@@ -29,6 +29,7 @@ from expertloop.experts.schemas import (
     DecisionOut,
     MyVettingOut,
     TransitionOut,
+    WithdrawIn,
 )
 from expertloop.projects import projects as projects_uc
 from expertloop.projects.models import StaffRole
@@ -151,4 +152,17 @@ def my_vetting(user: CurrentUser, db: DB) -> vetting.MyVetting:
     status = vetting.my_status(db, user)
     if status is None:
         raise NotFound("You are not in the vetting pipeline.")
+    return status
+
+
+@router.post(
+    "/me/vetting/withdraw",
+    response_model=MyVettingOut,
+    responses={409: {"model": ErrorOut, "description": "Stale version, or already withdrawn"}},
+)
+def withdraw(body: WithdrawIn, user: CurrentUser, db: DB, ip: IP) -> vetting.MyVetting:
+    """Withdraw your application (a reason is optional); returns where you stand now."""
+    vetting.withdraw(db, user=user, reason=body.reason, version=body.version, ip=ip)
+    status = vetting.my_status(db, user)
+    assert status is not None
     return status

@@ -204,3 +204,32 @@ def my_vetting_page(request: Request, user: CurrentUser, db: DB, settings: AppSe
         "experts/vetting_status.html",
         {"vetting": status, "domains": _domains(settings)},
     )
+
+
+@router.post("/vetting/withdraw")
+def withdraw_page(
+    request: Request,
+    user: CurrentUser,
+    db: DB,
+    settings: AppSettings,
+    ip: IP,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    version: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Withdraw the caller's application, then show where they stand."""
+    try:
+        with db.begin_nested():
+            vetting.withdraw(
+                db,
+                user=user,
+                reason=reason,
+                version=int(version) if version.strip().isdigit() else None,
+                ip=ip,
+            )
+    except ExpertLoopError as exc:
+        status = vetting.my_status(db, user)
+        if status is None:
+            raise
+        context = {"vetting": status, "domains": _domains(settings), "error": exc.message}
+        return render(request, "experts/vetting_status.html", context, status_for(exc))
+    return RedirectResponse("/vetting", status_code=303)
