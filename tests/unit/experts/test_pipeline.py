@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import Role, User
@@ -220,3 +222,53 @@ def test_staffable_only_when_vetted_or_on_the_work_sample(db: Session) -> None:
     pipeline.check_staffable(db, sample.user_id, project.id)
     with pytest.raises(Conflict):
         pipeline.check_staffable(db, sample.user_id, project.id + 1)
+
+
+# A random walk: whoever tries whatever move, the history stays one unbroken chain from where the
+# candidate started to where they stand, the version counts the moves, and refusals change nothing.
+ACTORS = ("operator", "candidate", "other_expert", "client")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    start=st.sampled_from(ALL),
+    tries=st.lists(st.tuples(st.sampled_from(ACTORS), st.sampled_from(ALL)), max_size=12),
+)
+def test_any_walk_keeps_one_chain(
+    db: Session,
+    people: dict[str, User],
+    start: VettingState,
+    tries: list[tuple[str, VettingState]],
+) -> None:
+    with db.begin_nested() as savepoint:
+        candidate = make_candidate(db, start, user=make_user(db, Role.expert))
+        me = db.get(User, candidate.user_id)
+        made = 0
+        for who, to in tries:
+            actor = me if who == "candidate" else people[who]
+            assert actor is not None
+            before = (candidate.state, candidate.version)
+            allowed = to in EXPECTED[candidate.state]
+            may = who == "operator" or (
+                who == "candidate" and (candidate.state, to) in EXPECTED_BY_CANDIDATE
+            )
+            try:
+                pipeline.move(session=db, actor=actor, candidate=candidate, to=to, reason="Why")
+            except (Conflict, PermissionDenied):
+                assert not (allowed and may)
+                assert (candidate.state, candidate.version) == before
+                continue
+            assert allowed and may
+            made += 1
+        rows = pipeline.history(db, candidate.id)
+        assert len(rows) == made and candidate.version == 1 + made
+        chain = [start, *(r.to_state for r in rows)]
+        assert [r.from_state for r in rows] == chain[:-1]
+        assert chain[-1] == candidate.state
+        profile = db.get(ExpertProfile, candidate.user_id)
+        assert profile is not None
+        db.refresh(profile)
+        assert profile.vetting_state == candidate.state
+        savepoint.rollback()
