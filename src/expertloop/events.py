@@ -113,6 +113,8 @@ SENTENCES: dict[str, str] = {
     "projects.staff_role_changed": "{actor} made {user} {to_role} on {subject}",
     "projects.unstaffed": "{actor} took {user} off {subject}",
     "projects.target_models_changed": "{actor} changed the target models of {subject}",
+    "projects.nda_published": "{actor} published version {nda_version} of the NDA of {subject}",
+    "projects.nda_accepted": "{actor} accepted version {nda_version} of the NDA of {subject}",
     "models.endpoint_added": "{actor} connected the model {subject}",
     "models.endpoint_updated": "{actor} changed the model {subject}",
     "models.endpoint_removed": "{actor} removed the model {subject}",

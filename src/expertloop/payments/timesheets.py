@@ -34,6 +34,7 @@ from expertloop.payments.models import (
 )
 from expertloop.payments.policies import can_run_payroll, can_see_user_money, earns
 from expertloop.projects.models import Project, Staffing, StaffRole
+from expertloop.projects.projects import nda_cleared
 from expertloop.types import utcnow
 from expertloop.workbench import activity
 from expertloop.workbench.models import Heartbeat
@@ -115,7 +116,7 @@ def led_projects(*, session: Session, actor: User) -> set[int]:
     return set(
         session.scalars(
             select(Staffing.project_id).where(
-                Staffing.user_id == actor.id, Staffing.role == StaffRole.lead
+                Staffing.user_id == actor.id, Staffing.role == StaffRole.lead, nda_cleared()
             )
         )
     )
@@ -196,7 +197,7 @@ def review_queue(*, session: Session, actor: User, limit: int = 100) -> list[Tim
     # Candidates: people staffed on a led project, or who worked or asked for time on one (and
     # were unstaffed since). The full rule is checked per sheet; the weeks that go to the
     # operators instead are skipped, however many there are.
-    staffed = select(Staffing.user_id).where(Staffing.project_id.in_(led))
+    staffed = select(Staffing.user_id).where(Staffing.project_id.in_(led), nda_cleared())
     worked = select(Heartbeat.user_id).where(Heartbeat.project_id.in_(led)).distinct()
     asked = select(TimeAdjustment.user_id).where(TimeAdjustment.project_id.in_(led)).distinct()
     query = query.where(

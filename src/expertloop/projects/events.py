@@ -45,3 +45,17 @@ class UserUnstaffed(Event):
 class TargetModelsChanged(Event):
     kind: str = field(init=False, default="projects.target_models_changed")
     endpoint_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NdaPublished(Event):
+    kind: str = field(init=False, default="projects.nda_published")
+    nda_id: int = 0
+    nda_version: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NdaAccepted(Event):
+    kind: str = field(init=False, default="projects.nda_accepted")
+    nda_id: int = 0
+    nda_version: int = 0

@@ -39,6 +39,11 @@ class Project(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The public summary: what an invited expert may read before accepting the project's NDA.
+    public_summary: Mapped[str] = mapped_column(Text, default="")
+    expected_hours_per_week: Mapped[int | None] = mapped_column(Integer)
+    hourly_rate_cents: Mapped[int | None] = mapped_column(Integer)
+    rate_currency: Mapped[str] = mapped_column(String(3), default="")
 
 
 class Staffing(Base):
@@ -71,3 +76,37 @@ class TargetModel(Base):
     )
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("model_endpoints.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProjectNda(Base):
+    """One version of a project's non-disclosure agreement (the newest one is in force)."""
+
+    __tablename__ = "project_ndas"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NdaAcceptance(Base):
+    """A staffed user's acceptance of one NDA version: who, when, from where."""
+
+    __tablename__ = "nda_acceptances"
+    __table_args__ = (UniqueConstraint("nda_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nda_id: Mapped[int] = mapped_column(ForeignKey("project_ndas.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(500), default="")

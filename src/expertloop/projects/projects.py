@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import Organisation, OrganisationKind, Role, User
@@ -12,10 +12,19 @@ from expertloop.accounts.policies import is_operator
 from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
 from expertloop.projects import events, policies
-from expertloop.projects.models import Project, Staffing, StaffRole
+from expertloop.projects.models import NdaAcceptance, Project, ProjectNda, Staffing, StaffRole
 from expertloop.types import utcnow
 
-_EDITABLE = ("name", "description", "domain", "guidelines")
+_EDITABLE = (
+    "name",
+    "description",
+    "domain",
+    "guidelines",
+    "public_summary",
+    "expected_hours_per_week",
+    "hourly_rate_cents",
+    "rate_currency",
+)
 
 # Which user roles may be staffed in which project role.
 _STAFFABLE: dict[StaffRole, frozenset[Role]] = {
@@ -25,18 +34,58 @@ _STAFFABLE: dict[StaffRole, frozenset[Role]] = {
 }
 
 
-def is_staffed(session: Session, project_id: int, user_id: int) -> bool:
-    """Tell whether the user is staffed on the project."""
+def nda_cleared() -> ColumnElement[bool]:
+    """SQL condition on ``Staffing`` rows: the staffing is in force (the NDA gate).
+
+    A staffing counts only when its project has no NDA, or when the staffed user accepted the
+    project's *current* (newest) NDA version; a new version asks again. Every query of who is
+    staffed, in any domain, adds this condition (or goes through ``active_staffing``)."""
+    current = (
+        select(func.max(ProjectNda.version))
+        .where(ProjectNda.project_id == Staffing.project_id)
+        .correlate(Staffing)
+        .scalar_subquery()
+    )
+    has_nda = exists().where(ProjectNda.project_id == Staffing.project_id).correlate(Staffing)
+    accepted = (
+        exists()
+        .where(
+            NdaAcceptance.project_id == Staffing.project_id,
+            NdaAcceptance.user_id == Staffing.user_id,
+            NdaAcceptance.version == current,
+        )
+        .correlate(Staffing)
+    )
+    return or_(~has_nda, accepted)
+
+
+def active_staffing() -> Select[Staffing]:
+    """Return a query of the staffings in force (NDA accepted or none); filter it further."""
+    return select(Staffing).where(nda_cleared())
+
+
+def has_staffing(session: Session, project_id: int, user_id: int) -> bool:
+    """Tell whether a staffing row exists, in force or still pending the project's NDA.
+
+    For staffing bookkeeping only (e.g. "already staffed or invited"); access is ``is_staffed``."""
     query = select(Staffing.id).where(
         Staffing.project_id == project_id, Staffing.user_id == user_id
     )
     return session.scalar(query) is not None
 
 
+def is_staffed(session: Session, project_id: int, user_id: int) -> bool:
+    """Tell whether the user is staffed on the project (and cleared its NDA, if it has one)."""
+    query = select(Staffing.id).where(
+        Staffing.project_id == project_id, Staffing.user_id == user_id, nda_cleared()
+    )
+    return session.scalar(query) is not None
+
+
 def staff_role(session: Session, project_id: int, user_id: int) -> StaffRole | None:
-    """Return the user's role on the project, or None when not staffed."""
+    """Return the user's role on the project, or None when not staffed (or pending its NDA)."""
     query = select(Staffing.role).where(
-        Staffing.project_id == project_id, Staffing.user_id == user_id
+        Staffing.project_id == project_id, Staffing.user_id == user_id, nda_cleared()
     )
     return session.scalar(query)
 
@@ -46,7 +95,9 @@ def visible_projects(actor: User) -> Select[Project]:
     query = select(Project)
     if is_operator(actor):
         return query
-    staffed = exists().where(Staffing.project_id == Project.id, Staffing.user_id == actor.id)
+    staffed = exists().where(
+        Staffing.project_id == Project.id, Staffing.user_id == actor.id, nda_cleared()
+    )
     if actor.role == Role.client:
         return query.where(or_(Project.organisation_id == actor.organisation_id, staffed))
     return query.where(staffed)
@@ -135,6 +186,8 @@ def update_project(
             value = str(value).strip()
         if key == "name" and not value:
             raise ValidationFailed("Project name must not be empty.")
+        if key in ("expected_hours_per_week", "hourly_rate_cents", "rate_currency"):
+            value = _summary_value(key, value)
         values[key] = value
     if not values:
         return project
@@ -164,6 +217,21 @@ def update_project(
         session=session,
     )
     return project
+
+
+def _summary_value(key: str, value: Any) -> Any:
+    """Check one field of the public summary (expected hours, advertised rate and currency)."""
+    if key == "rate_currency":
+        text = str(value).strip().upper()
+        if text and (len(text) != 3 or not text.isalpha()):
+            raise ValidationFailed("The currency is a three-letter code such as USD.")
+        return text
+    number = int(value)
+    if key == "expected_hours_per_week" and not 0 <= number <= 80:
+        raise ValidationFailed("Expected hours per week are between 0 and 80.")
+    if key == "hourly_rate_cents" and not 0 <= number <= 10_000_000:
+        raise ValidationFailed("The advertised hourly rate must be between 0 and 100,000.")
+    return number
 
 
 def list_staff(*, session: Session, actor: User, project: Project) -> list[Staffing]:
@@ -199,7 +267,7 @@ def staff_user(
         raise ValidationFailed("This account is deactivated; reactivate it first.")
     if user.role not in _STAFFABLE[role]:
         raise ValidationFailed(f"A {user.role.value} cannot be staffed as {role.value}.")
-    if is_staffed(session, project.id, user.id):
+    if has_staffing(session, project.id, user.id):
         raise Conflict("This user is already staffed on the project.")
     staffing = Staffing(project_id=project.id, user_id=user.id, role=role, created_by_id=actor.id)
     session.add(staffing)

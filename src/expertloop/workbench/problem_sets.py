@@ -14,6 +14,7 @@ from expertloop.accounts.policies import is_operator
 from expertloop.errors import Conflict, PermissionDenied, ValidationFailed
 from expertloop.events import emit
 from expertloop.projects.models import REVIEWING, Project, Staffing
+from expertloop.projects.projects import nda_cleared
 from expertloop.types import utcnow
 from expertloop.workbench import events, policies
 from expertloop.workbench.access import Loaded
@@ -167,7 +168,8 @@ def review_queue(
             Staffing,
             (Staffing.project_id == Project.id)
             & (Staffing.user_id == actor.id)
-            & (Staffing.role.in_(REVIEWING)),
+            & (Staffing.role.in_(REVIEWING))
+            & nda_cleared(),
         )
     rows = session.execute(
         query.order_by(ProblemSet.submitted_at, ProblemSet.id).limit(limit)

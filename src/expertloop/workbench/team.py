@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import Role, User
 from expertloop.projects.models import Project, Staffing, StaffRole
+from expertloop.projects.projects import nda_cleared
 from expertloop.workbench.models import Heartbeat, ProblemSet, Status
 
 # How a problem set's status counts on the team view.
@@ -74,7 +75,7 @@ def led_projects(*, session: Session, actor: User) -> list[Project]:
         session.scalars(
             select(Project)
             .join(Staffing, Staffing.project_id == Project.id)
-            .where(Staffing.user_id == actor.id, Staffing.role == StaffRole.lead)
+            .where(Staffing.user_id == actor.id, Staffing.role == StaffRole.lead, nda_cleared())
             .order_by(Project.name, Project.id)
         )
     )
@@ -98,7 +99,7 @@ def team_work(*, session: Session, actor: User) -> list[TeamProject]:
     for staffing, person in session.execute(
         select(Staffing, User)
         .join(User, User.id == Staffing.user_id)
-        .where(Staffing.project_id.in_(ids), Staffing.role == StaffRole.expert)
+        .where(Staffing.project_id.in_(ids), Staffing.role == StaffRole.expert, nda_cleared())
     ):
         members[(staffing.project_id, person.id)] = MemberWork(
             person.id, person.name, staffing.role.value
