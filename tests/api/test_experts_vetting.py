@@ -478,3 +478,22 @@ def test_candidate_withdraws_on_the_page(db: Session, world: World, login_as: An
     assert ">withdrawn<" in page and 'data-testid="withdraw-form"' not in page
     op = login_as(world.operator)
     assert "I took a full-time role." in op.get(f"/candidates/{c.id}").text
+
+
+def test_work_sample_on_a_project_with_an_nda(db: Session, world: World, login_as: Any) -> None:
+    """Staffed while the NDA waits; a second work sample there does not staff twice."""
+    from expertloop.projects import ndas
+
+    ndas.publish_nda(
+        session=db, actor=world.operator, project_id=world.project_a.id, text="Keep it secret."
+    )
+    c = _cand(db, S.interview)
+    op = login_as(world.operator)
+    url = f"/api/v1/candidates/{c.id}/decision"
+    p = world.project_a.id
+    for version, to in [(1, "work_sample"), (2, "interview"), (3, "work_sample")]:
+        body = {"to": to, "reason": "Step", "version": version, "project_id": p}
+        r = op.post(url, json=body)
+        assert r.status_code == 200, r.text
+    assert projects_uc.has_staffing(db, p, c.user_id)  # type: ignore[arg-type]
+    assert not projects_uc.is_staffed(db, p, c.user_id)  # type: ignore[arg-type]

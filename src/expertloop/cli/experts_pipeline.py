@@ -104,7 +104,7 @@ def decide_cmd(
             )  # fmt: skip
             assert candidate.user_id is not None
             check_staffable(session, candidate.user_id, target.id)
-            if not projects_uc.is_staffed(session, target.id, candidate.user_id):
+            if not projects_uc.has_staffing(session, target.id, candidate.user_id):
                 projects_uc.staff_user(
                     session=session,
                     actor=actor,

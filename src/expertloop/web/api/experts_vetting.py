@@ -78,7 +78,7 @@ def decide_and_staff(
     )  # fmt: skip
     assert candidate.user_id is not None  # decide refuses a work sample without an account
     check_staffable(session, candidate.user_id, project.id)
-    if not projects_uc.is_staffed(session, project.id, candidate.user_id):
+    if not projects_uc.has_staffing(session, project.id, candidate.user_id):
         projects_uc.staff_user(
             session=session,
             actor=actor,
