@@ -328,6 +328,7 @@ from tests import (  # noqa: E402
     isolation_interviews,  # noqa: F401
     isolation_jobs,  # noqa: F401
     isolation_matching,  # noqa: F401
+    isolation_ndas,  # noqa: F401
     isolation_review,  # noqa: F401
     isolation_vetting,  # noqa: F401
     isolation_webhooks,  # noqa: F401

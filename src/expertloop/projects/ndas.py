@@ -107,7 +107,9 @@ def publish_nda(*, session: Session, actor: User, project_id: int, text: str) ->
 
     Publishing the same text as the current version changes nothing (a retry is harmless)."""
     project, pending = _reach(session, actor, project_id)
-    if pending or not policies.can_edit(actor, project):
+    if pending:  # to a pending expert the project is only its NDA and public summary
+        raise NotFound("Project not found.")
+    if not policies.can_edit(actor, project):
         raise PermissionDenied("Only the client organisation and operators set a project's NDA.")
     body = text.strip()
     if not body:
@@ -223,7 +225,9 @@ def acceptances(
 ) -> tuple[list[NdaAcceptance], int]:
     """Return the project's acceptance records, newest first (operators only: who is staffed is
     private to them)."""
-    project, _pending = _reach(session, actor, project_id)
+    project, pending = _reach(session, actor, project_id)
+    if pending:
+        raise NotFound("Project not found.")
     if not is_operator(actor):
         raise PermissionDenied("Only operators see who accepted a project's NDA.")
     query = select(NdaAcceptance).where(NdaAcceptance.project_id == project.id)
