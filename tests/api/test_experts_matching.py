@@ -10,6 +10,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from expertloop.experts.models import LanguageLevel, VettingState
+from expertloop.projects import ndas
 from expertloop.projects import projects as projects_uc
 from tests.factories import World
 from tests.unit.experts.test_matching import make_expert
@@ -226,3 +227,26 @@ def test_page_invites_in_place(db: Session, world: World, login_as: Any) -> None
     r = op.post("/experts/search/invite", data={"project_id": "", "back": "https://evil.example"})
     assert r.status_code == 422 and "Choose the project" in r.text
     assert "evil.example" not in r.text
+
+
+def test_invite_to_a_project_with_an_nda_waits_for_it(
+    db: Session, world: World, login_as: Any
+) -> None:
+    ndas.publish_nda(
+        session=db, actor=world.operator, project_id=world.project_b.id, text="Keep it secret."
+    )
+    expert = make_expert(db, headline="Approved")
+    db.commit()
+    op = login_as(world.operator)
+    body = {"project_id": world.project_b.id, "user_ids": [expert.id]}
+    first = op.post("/api/v1/experts/invite-to-project", json=body).json()
+    assert [s["user_id"] for s in first["staffed"]] == [expert.id]
+    db.expire_all()
+    # Staffed, but pending until the expert accepts the NDA: a second invite says so.
+    assert projects_uc.has_staffing(db, world.project_b.id, expert.id)
+    assert not projects_uc.is_staffed(db, world.project_b.id, expert.id)
+    again = op.post("/api/v1/experts/invite-to-project", json=body).json()
+    assert again["staffed"] == [] and again["refused"] == []
+    assert again["skipped"][0]["reason"] == (
+        "Already invited; waiting for them to accept the project's NDA."
+    )

@@ -11,7 +11,7 @@ transcript); ``rebuild`` writes every document again (after a bulk import, or fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,9 @@ FTS_TABLE = "expert_search_fts"  # SQLite only
 _PREFIX = "expert_search_"
 
 
-def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+def include_name(
+    name: str | None, type_: str, parent_names: MutableMapping[Any, str | None]
+) -> bool:
     """Tell Alembic's comparison to leave the search index's objects alone (see migration 0011)."""
     if type_ == "table":
         return not (name or "").startswith(_PREFIX)

@@ -70,8 +70,13 @@ def invite_to_project(
         if user is None:
             result.refused.append(Outcome(user_id, "", "No such expert."))
             continue
-        if projects_uc.is_staffed(session, project.id, user.id):
-            result.skipped.append(Outcome(user.id, user.name, "Already staffed on this project."))
+        if projects_uc.has_staffing(session, project.id, user.id):
+            reason = (
+                "Already staffed on this project."
+                if projects_uc.is_staffed(session, project.id, user.id)
+                else "Already invited; waiting for them to accept the project's NDA."
+            )
+            result.skipped.append(Outcome(user.id, user.name, reason))
             continue
         try:
             with session.begin_nested():
