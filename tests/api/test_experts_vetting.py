@@ -497,3 +497,6 @@ def test_work_sample_on_a_project_with_an_nda(db: Session, world: World, login_a
         assert r.status_code == 200, r.text
     assert projects_uc.has_staffing(db, p, c.user_id)  # type: ignore[arg-type]
     assert not projects_uc.is_staffed(db, p, c.user_id)  # type: ignore[arg-type]
+    # The candidate is sent to the NDA first, not to problem sets they cannot open yet.
+    page = login_as(_me(db, c)).get("/vetting").text
+    assert f'href="/projects/{p}/nda"' in page and "/problem-sets" not in page

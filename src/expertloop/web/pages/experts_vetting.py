@@ -199,10 +199,21 @@ def my_vetting_page(request: Request, user: CurrentUser, db: DB, settings: AppSe
     status = vetting.my_status(db, user)
     if status is None:
         raise NotFound("You are not in the vetting pipeline.")
-    return render(
-        request,
-        "experts/vetting_status.html",
-        {"vetting": status, "domains": _domains(settings)},
+    context = {
+        "vetting": status,
+        "domains": _domains(settings),
+        "nda_pending": _nda_pending(db, user, status),
+    }
+    return render(request, "experts/vetting_status.html", context)
+
+
+def _nda_pending(db: DB, user: User, status: vetting.MyVetting) -> bool:
+    """Tell whether the work-sample project waits for the candidate to accept its NDA."""
+    project_id = status.work_sample_project_id
+    if project_id is None:
+        return False
+    return projects_uc.has_staffing(db, project_id, user.id) and not projects_uc.is_staffed(
+        db, project_id, user.id
     )
 
 
@@ -230,6 +241,11 @@ def withdraw_page(
         status = vetting.my_status(db, user)
         if status is None:
             raise
-        context = {"vetting": status, "domains": _domains(settings), "error": exc.message}
+        context = {
+            "vetting": status,
+            "domains": _domains(settings),
+            "nda_pending": _nda_pending(db, user, status),
+            "error": exc.message,
+        }
         return render(request, "experts/vetting_status.html", context, status_for(exc))
     return RedirectResponse("/vetting", status_code=303)
