@@ -191,6 +191,9 @@ def test_invitations_show_only_the_public_summary(login_as, world: World) -> Non
         "hourly_rate_cents": 8500,
         "rate_currency": "EUR",
     }
+    home = expert.get("/")
+    assert 'data-testid="home-project-invitations"' in home.text
+    assert f"/projects/{p}/nda" in home.text
     page = expert.get("/invitations/projects")
     assert page.status_code == 200
     assert "Grade answers on corporate finance." in page.text and "85.00 EUR" in page.text
@@ -207,6 +210,7 @@ def test_invitations_show_only_the_public_summary(login_as, world: World) -> Non
     assert response.status_code == 303 and response.headers["location"] == f"/projects/{p}"
     assert expert.get("/api/v1/me/project-invitations").json() == []
     assert expert.get(f"/projects/{p}").status_code == 200
+    assert 'data-testid="home-project-invitations"' not in expert.get("/").text
     assert "You accepted version 1" in expert.get(f"/projects/{p}/nda").text
 
 

@@ -12,7 +12,7 @@ from expertloop.events import SENTENCES
 from expertloop.payments import timesheets
 from expertloop.projects import ndas
 from expertloop.projects import projects as projects_uc
-from expertloop.projects.models import NdaAcceptance, StaffRole
+from expertloop.projects.models import NdaAcceptance, Staffing, StaffRole
 from expertloop.workbench import problem_sets, team
 from tests.factories import World, make_problem_set, make_user, staff
 
@@ -137,6 +137,8 @@ def test_the_gate_reaches_other_domains(db: Session, world: World) -> None:
     [work] = team.team_work(session=db, actor=lead)
     # The expert has not accepted yet: listed as an author no longer staffed.
     assert [(m.user_id, m.staff_role) for m in work.members] == [(w.expert_a.id, None)]
+    in_force = projects_uc.active_staffing().where(Staffing.project_id == w.project_a.id)
+    assert {s.user_id for s in db.scalars(in_force)} == {lead.id}
     _accept(db, w, w.expert_a, 1)
     [work] = team.team_work(session=db, actor=lead)
     assert [(m.user_id, m.staff_role) for m in work.members] == [(w.expert_a.id, "expert")]

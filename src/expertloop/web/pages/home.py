@@ -14,6 +14,7 @@ from expertloop.accounts.policies import can_read_audit_log
 from expertloop.errors import PermissionDenied
 from expertloop.experts import vetting
 from expertloop.payments.week_time import week_time
+from expertloop.projects import ndas
 from expertloop.projects import projects as projects_uc
 from expertloop.review import comments as review_comments
 from expertloop.settings import Settings
@@ -108,6 +109,8 @@ def home(request: Request, auth: MaybeAuth, db: DB, settings: AppSettings) -> Re
     context["review_comments"] = review_comments.for_author(session=db, actor=user, limit=10)
     if user.role == Role.expert:
         context["vetting"] = vetting.my_status(db, user)
+    if user.role in (Role.expert, Role.reviewer):
+        context["project_invitations"] = ndas.pending_invitations(session=db, actor=user)
     context.update({"feed_href": feed_href, "ago": ago, "now": utcnow()})
     return render(request, f"home/{user.role.value}.html", context)
 
