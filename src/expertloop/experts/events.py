@@ -55,3 +55,55 @@ class InterviewScored(Event):
     candidate_id: int
     suggested_score: float | None
     model_run_id: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssessmentBankSaved(Event):
+    """An operator created a domain's question bank or changed its rules."""
+
+    kind: str = field(init=False, default="experts.assessment_bank_saved")
+    domain: str
+    question_count: int
+    time_limit_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssessmentQuestionSaved(Event):
+    """An operator added or changed a question of a bank (or took it out of the draws)."""
+
+    kind: str = field(init=False, default="experts.assessment_question_saved")
+    bank_id: int
+    question_kind: str
+    active: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssessmentStarted(Event):
+    """A candidate started a domain assessment (the questions drawn, the server's deadline)."""
+
+    kind: str = field(init=False, default="experts.assessment_started")
+    candidate_id: int
+    bank_id: int
+    questions: int
+    deadline_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssessmentSubmitted(Event):
+    """An assessment attempt closed: submitted by its candidate, or at its time limit."""
+
+    kind: str = field(init=False, default="experts.assessment_submitted")
+    candidate_id: int
+    answered: int
+    timed_out: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssessmentGraded(Event):
+    """An assessment attempt got its score (at once, or after its free-text answers were graded)."""
+
+    kind: str = field(init=False, default="experts.assessment_graded")
+    candidate_id: int
+    score: int
+    max_score: int
+    passed: bool
