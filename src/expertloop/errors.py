@@ -62,6 +62,12 @@ class Conflict(ExpertLoopError):
     code = "conflict"
 
 
+class Gone(ExpertLoopError):
+    """The thing existed but cannot be used any more (a used, expired or revoked link)."""
+
+    code = "gone"
+
+
 class ValidationFailed(ExpertLoopError):
     """Input is well-formed but not acceptable."""
 

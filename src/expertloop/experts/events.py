@@ -57,6 +57,55 @@ class InterviewScored(Event):
     model_run_id: int | None
 
 
+# --- Outreach (invitations, referrals, profiles) ----------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CandidateEntered(Event):
+    """A candidate entered the pipeline as invited (by an operator or an expert's referral)."""
+
+    kind: str = field(init=False, default="experts.candidate_entered")
+    candidate_id: int
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvitationCreated(Event):
+    """An invitation link was made for a candidate (its token is never recorded)."""
+
+    kind: str = field(init=False, default="experts.invitation_created")
+    candidate_id: int
+    invitation_kind: str
+    expires_at: str
+    mailed: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvitationRevoked(Event):
+    """An operator revoked an unused invitation link."""
+
+    kind: str = field(init=False, default="experts.invitation_revoked")
+    candidate_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvitationAccepted(Event):
+    """The invited person used their link: an account and a profile were made, they applied."""
+
+    kind: str = field(init=False, default="experts.invitation_accepted")
+    candidate_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileSaved(Event):
+    """An expert's profile was saved (by them, an operator or the system)."""
+
+    kind: str = field(init=False, default="experts.profile_saved")
+    created: bool
+    version: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class AssessmentBankSaved(Event):
     """An operator created a domain's question bank or changed its rules."""

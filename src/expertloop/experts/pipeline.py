@@ -149,6 +149,48 @@ def move(
     return row
 
 
+def enter(
+    *,
+    session: Session,
+    actor: User | None,
+    candidate: Candidate,
+    reason: str,
+    ip: str | None = None,
+) -> VettingTransition:
+    """Write a new candidate's first transition (none → invited) and its audit event.
+
+    The candidate row must be new (added and flushed, state ``invited``); this is the one way a
+    candidate enters the pipeline (``experts.invitations``), so the funnel counts every entry.
+    """
+    if candidate.state != S.invited or session.scalar(
+        select(VettingTransition.id).where(VettingTransition.candidate_id == candidate.id)
+    ):
+        raise Conflict("This candidate is already in the pipeline.")
+    row = VettingTransition(
+        candidate_id=candidate.id,
+        from_state=None,
+        to_state=S.invited,
+        actor_id=actor.id if actor else None,
+        reason=reason.strip(),
+        at=candidate.state_changed_at,
+    )
+    session.add(row)
+    session.flush()
+    emit(
+        events.CandidateEntered(
+            actor_user_id=actor.id if actor else None,
+            organisation_id=actor.organisation_id if actor else None,
+            ip=ip,
+            subject_type="expert_candidate",
+            subject_id=str(candidate.id),
+            candidate_id=candidate.id,
+            source=candidate.source.value,
+        ),
+        session=session,
+    )
+    return row
+
+
 def history(session: Session, candidate_id: int) -> list[VettingTransition]:
     """Return the candidate's transitions, oldest first."""
     query = select(VettingTransition).where(VettingTransition.candidate_id == candidate_id)

@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[errors.ExpertLoopError], int] = {
     errors.AuthenticationRequired: 401,
     errors.RateLimited: 429,
     errors.Conflict: 409,
+    errors.Gone: 410,
     errors.ValidationFailed: 422,
     errors.SchemaOutOfDateError: 503,
     errors.ConfigurationError: 500,
