@@ -2,7 +2,10 @@
 
 A rule's ``kind`` names an evaluator in ``EVALUATORS``: a function that returns the bonuses a
 rule has earned so far. Each bonus carries a ``source_key`` (unique), so evaluating again never
-pays twice. Quality and referral bonuses plug in later as new evaluators; nothing else changes.
+pays twice. Quality bonuses plug in later as new evaluators; nothing else changes.
+
+A ``referral`` rule pays an expert who referred another (``experts.referral_ledger``) once the
+referred expert has at least ``min_hours`` approved hours on the rule's project.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from sqlalchemy.orm import Session
 from expertloop.accounts.models import User
 from expertloop.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from expertloop.events import emit
-from expertloop.payments import events, ledger, money, postings, rates
+from expertloop.experts import referral_ledger
+from expertloop.payments import events, ledger, money, postings, rates, timesheets
 from expertloop.payments.models import Bonus, BonusRule
 from expertloop.payments.policies import can_run_payroll, earns
 from expertloop.projects.models import Project
@@ -35,6 +39,8 @@ class Earned:
     reason: str
     source_key: str
     earned_on: dt.date
+    # The line on the earner's statement; None: "Bonus, <project>: <reason>".
+    memo: str | None = None
 
 
 MAX_BONUS_MAJOR = 1_000_000  # in any currency: anything above is a typo
@@ -94,9 +100,56 @@ def _completion(session: Session, rule: BonusRule, until: dt.date, completed: bo
     ]
 
 
+MAX_REFERRAL_HOURS = 10_000
+
+
+def _referral(session: Session, rule: BonusRule, until: dt.date, completed: bool) -> list[Earned]:
+    """To each referrer, once per referred expert with at least N approved hours on the project.
+
+    Only approved weeks over by ``until`` count (the capped, paid time); the bonus is dated the
+    Sunday of the week that reached N. The referrer need not be staffed on the project (the
+    project's client pays for the expert its work brought in), but must be an expert or reviewer.
+    """
+    minimum = int(rule.params.get("min_hours", 1)) * 3600
+    referrals = referral_ledger.referred_experts(session)
+    weeks = timesheets.approved_seconds_by_week(
+        session=session,
+        user_ids={r.referred_user_id for r in referrals},
+        project_id=rule.project_id,
+        until=until,
+    )
+    out = []
+    for referral in referrals:
+        total, reached = 0, None
+        for week_start, seconds in weeks.get(referral.referred_user_id, []):
+            total += seconds
+            if total >= minimum:
+                reached = week_start + dt.timedelta(days=6)
+                break
+        if reached is None:
+            continue
+        referrer = session.get(User, referral.referrer_user_id)
+        referred = session.get(User, referral.referred_user_id)
+        if referrer is None or referred is None or not earns(referrer):
+            continue
+        label = f"Referral bonus: {' '.join(referred.name.split()) or 'an expert you referred'}"
+        out.append(
+            Earned(
+                referrer.id,
+                rule.amount_minor,
+                label,
+                f"rule:{rule.id}:referral:{referral.candidate_id}",
+                reached,
+                memo=label,  # the referrer's statement names the expert, not the client's project
+            )
+        )
+    return out
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "per_accepted_item": _per_accepted_item,
     "completion": _completion,
+    "referral": _referral,
 }
 
 
@@ -109,6 +162,7 @@ def add_rule(
     currency: str,
     amount_minor: int,
     min_accepted: int | None = None,
+    min_hours: int | None = None,
 ) -> BonusRule:
     """Add a bonus rule to a project."""
     if not can_run_payroll(actor):
@@ -122,6 +176,12 @@ def add_rule(
         if min_accepted is None or min_accepted < 1:
             raise ValidationFailed("A completion bonus needs min_accepted of at least 1.")
         params["min_accepted"] = min_accepted
+    if kind == "referral":
+        if min_hours is None or not 1 <= min_hours <= MAX_REFERRAL_HOURS:
+            raise ValidationFailed(
+                f"A referral bonus needs min_hours between 1 and {MAX_REFERRAL_HOURS:,}."
+            )
+        params["min_hours"] = min_hours
     rule = BonusRule(
         project_id=project.id,
         kind=kind,
@@ -169,6 +229,7 @@ def _award(
     earned_on: dt.date,
     default_margin_bp: int,
     rule_id: int | None = None,
+    expert_memo: str | None = None,
 ) -> Bonus | None:
     """Record and post one bonus; None when its source key was already paid."""
     exists = session.scalar(select(Bonus.id).where(Bonus.source_key == source_key))
@@ -189,7 +250,7 @@ def _award(
             currency=currency,
             cost_minor=amount_minor,
             margin_minor=fee,
-            expert_memo=f"Bonus, {project.name}: {reason}",
+            expert_memo=expert_memo or f"Bonus, {project.name}: {reason}",
             client_memo=f"Expert bonus ({kind.replace('_', ' ')})",
         ),
         idempotency_key=f"bonus:{source_key}",
@@ -257,6 +318,7 @@ def evaluate(
                 earned_on=earned.earned_on,
                 default_margin_bp=default_margin_bp,
                 rule_id=rule.id,
+                expert_memo=earned.memo,
             )
             if bonus is not None:
                 awarded.append(bonus)

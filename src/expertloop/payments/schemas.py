@@ -37,10 +37,13 @@ class PayTermsIO(BaseModel):
 
 
 class BonusRuleIn(BaseModel):
-    kind: Literal["per_accepted_item", "completion"]
+    kind: Literal["per_accepted_item", "completion", "referral"]
     currency: str = Field(min_length=3, max_length=3)
     amount_minor: int = Field(gt=0)
     min_accepted: int | None = Field(default=None, ge=1)
+    min_hours: int | None = Field(
+        default=None, ge=1, description="referral: approved hours the referred expert needs."
+    )
 
 
 class BonusRuleOut(BaseModel):

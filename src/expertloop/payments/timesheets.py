@@ -109,6 +109,33 @@ def compute_week(
     return lines
 
 
+def approved_seconds_by_week(
+    *, session: Session, user_ids: set[int], project_id: int, until: dt.date
+) -> dict[int, list[tuple[dt.date, int]]]:
+    """Approved (paid, after the cap) seconds per user and week on one project, oldest first.
+
+    Only approved timesheets count, and only weeks over by ``until`` (their Sunday at the
+    latest); a submitted, returned or reversed week counts nothing.
+    """
+    out: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(Timesheet.user_id, Timesheet.week_start, TimesheetLine.capped_seconds)
+        .join(TimesheetLine, TimesheetLine.timesheet_id == Timesheet.id)
+        .where(
+            Timesheet.user_id.in_(sorted(user_ids)),
+            Timesheet.status == TimesheetStatus.approved,
+            Timesheet.week_start <= until - dt.timedelta(days=6),
+            TimesheetLine.project_id == project_id,
+        )
+        .order_by(Timesheet.user_id, Timesheet.week_start)
+    )
+    for user_id, week_start, seconds in rows:
+        out[user_id].append((week_start, seconds))
+    return dict(out)
+
+
 def led_projects(*, session: Session, actor: User) -> set[int]:
     """Return the ids of the projects the actor leads (a reviewer staffed as lead)."""
     if actor.role != Role.reviewer or not actor.is_active:

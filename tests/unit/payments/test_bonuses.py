@@ -130,7 +130,8 @@ def test_a_new_kind_of_rule_plugs_in_as_an_evaluator(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"kind": "referral"}, "Unknown bonus kind"),
+        ({"kind": "loyalty"}, "Unknown bonus kind"),
+        ({"kind": "referral"}, "min_hours"),
         ({"amount_minor": 0}, "positive"),
         ({"kind": "completion"}, "min_accepted"),
         ({"kind": "completion", "min_accepted": 0}, "min_accepted"),

@@ -39,6 +39,7 @@ STATUS_LABELS = {
 BONUS_KINDS = {
     "per_accepted_item": "Per accepted problem set",
     "completion": "Project completion (at least N accepted)",
+    "referral": "Referral (referred expert reaches N approved hours)",
 }
 
 

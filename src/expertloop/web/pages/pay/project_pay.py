@@ -171,6 +171,7 @@ def pay_bonus_rule(
     currency: Annotated[str, Form(max_length=10)] = "USD",
     amount: Annotated[str, Form(max_length=40)] = "",
     min_accepted: Annotated[str, Form(max_length=10)] = "",
+    min_hours: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Add a bonus rule to the project."""
     project = _pay_project(db, user, project_id)
@@ -178,6 +179,7 @@ def pay_bonus_rule(
         code = money.currency(currency)
         value = money.parse_money(amount, code)
         minimum = _int(min_accepted, "minimum") if min_accepted.strip() else None
+        hours = _int(min_hours, "hours") if min_hours.strip() else None
         _attempt(
             db,
             lambda: bonuses.add_rule(
@@ -188,10 +190,17 @@ def pay_bonus_rule(
                 currency=code,
                 amount_minor=value,
                 min_accepted=minimum,
+                min_hours=hours,
             ),
         )
     except ExpertLoopError as exc:
-        form = {"kind": kind, "currency": currency, "amount": amount, "min_accepted": min_accepted}
+        form = {
+            "kind": kind,
+            "currency": currency,
+            "amount": amount,
+            "min_accepted": min_accepted,
+            "min_hours": min_hours,
+        }
         return _pay_error(request, db, settings, user, project, "rule", exc, form)
     return RedirectResponse(f"/projects/{project_id}/pay?saved=rule#rules", status_code=303)
 
