@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from expertloop.experts import assessments, question_banks
 from expertloop.experts.interviews import InterviewView
-from expertloop.experts.models import VettingState
+from expertloop.experts.models import AttemptStatus, QuestionKind, VettingState
 from expertloop.text import CleanLine, CleanText
 
 # --- Interview (guides, interviews, turns, suggested score) -----------------------------------
@@ -427,3 +428,496 @@ class WithdrawIn(BaseModel):
 
     reason: CleanText = Field(default="", max_length=2000)
     version: int = Field(ge=1)
+
+
+# --- Domain assessments (question banks, attempts, grading) -------------------------------------
+
+
+class BankRulesIn(BaseModel):
+    """A question bank's title and rules."""
+
+    title: CleanLine = Field(min_length=1, max_length=200)
+    time_limit_seconds: int = Field(default=1800, ge=60, le=4 * 3600)
+    question_count: int = Field(default=5, ge=1, le=100)
+    cooldown_hours: int = Field(default=72, ge=0, le=365 * 24)
+    pass_percent: int = Field(default=70, ge=1, le=100)
+
+
+class BankIn(BankRulesIn):
+    """A new, empty bank for a taxonomy domain (one bank per domain)."""
+
+    domain: CleanLine = Field(min_length=1, max_length=80, examples=["medicine"])
+
+
+class BankPatchIn(BaseModel):
+    """Changes to a bank's title and rules (attempts under way keep their deadline)."""
+
+    title: CleanLine | None = Field(default=None, min_length=1, max_length=200)
+    time_limit_seconds: int | None = Field(default=None, ge=60, le=4 * 3600)
+    question_count: int | None = Field(default=None, ge=1, le=100)
+    cooldown_hours: int | None = Field(default=None, ge=0, le=365 * 24)
+    pass_percent: int | None = Field(default=None, ge=1, le=100)
+
+
+class BankOut(BaseModel):
+    """A bank, its rules and how many questions it has (active ones by kind)."""
+
+    id: int
+    domain: str
+    domain_label: str
+    title: str
+    time_limit_seconds: int
+    question_count: int
+    cooldown_hours: int
+    pass_percent: int
+    active_questions: int
+    total_questions: int
+    by_kind: dict[str, int]
+
+    @classmethod
+    def from_summary(cls, s: question_banks.BankSummary) -> BankOut:
+        b = s.bank
+        return cls(
+            id=b.id,
+            domain=b.domain,
+            domain_label=s.domain_label,
+            title=b.title,
+            time_limit_seconds=b.time_limit_seconds,
+            question_count=b.question_count,
+            cooldown_hours=b.cooldown_hours,
+            pass_percent=b.pass_percent,
+            active_questions=s.active,
+            total_questions=s.total,
+            by_kind=s.by_kind,
+        )
+
+
+class BankQuestionIn(BaseModel):
+    """A question: ``choice`` needs ``choices`` and ``answer`` (the correct one's index from 0);
+    ``numeric`` needs ``answer`` (and a ``tolerance``); ``free_text`` is graded by an operator."""
+
+    kind: QuestionKind
+    text: CleanText = Field(min_length=1, max_length=5000)
+    choices: list[CleanLine] = Field(default_factory=list, max_length=8)
+    answer: float | None = None
+    tolerance: float = Field(default=0.0, ge=0)
+    points: int = Field(default=1, ge=1, le=100)
+    explanation: CleanText = Field(default="", max_length=5000)
+    active: bool = True
+
+
+class BankQuestionPatchIn(BaseModel):
+    """Changes to a question; ``active: false`` takes it out of new draws."""
+
+    kind: QuestionKind | None = None
+    text: CleanText | None = Field(default=None, min_length=1, max_length=5000)
+    choices: list[CleanLine] | None = Field(default=None, max_length=8)
+    answer: float | None = None
+    tolerance: float | None = Field(default=None, ge=0)
+    points: int | None = Field(default=None, ge=1, le=100)
+    explanation: CleanText | None = Field(default=None, max_length=5000)
+    active: bool | None = None
+
+
+class BankQuestionOut(BaseModel):
+    """A question with its answer key (operators only)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    bank_id: int
+    kind: QuestionKind
+    text: str
+    choices: list[str]
+    answer: float | None
+    tolerance: float
+    points: int
+    explanation: str
+    active: bool
+
+
+class BankDetailOut(BaseModel):
+    bank: BankOut
+    questions: list[BankQuestionOut]
+
+
+class InstallOut(BaseModel):
+    banks_created: int
+    questions_created: int
+    questions_updated: int
+    banks: list[str]
+
+
+class AssessmentItemOut(BaseModel):
+    """A drawn question and the candidate's answer. The key fields (``correct_*``,
+    ``explanation``, ``awarded``, ``grader_note``) stay null for the candidate until graded."""
+
+    number: int
+    question_id: int
+    kind: QuestionKind
+    text: str
+    choices: list[str]
+    points: int
+    answered: bool
+    choice: int | None
+    value: float | None
+    answer_text: str
+    answer_id: int | None
+    revealed: bool
+    correct_choice: int | None
+    correct_number: float | None
+    tolerance: float | None
+    explanation: str | None
+    awarded: int | None
+    grader_note: str | None
+
+    @classmethod
+    def from_item(cls, item: assessments.Item) -> AssessmentItemOut:
+        return cls(
+            number=item.number,
+            question_id=item.question_id,
+            kind=item.kind,
+            text=item.text,
+            choices=item.choices,
+            points=item.points,
+            answered=item.answered,
+            choice=item.choice,
+            value=item.value,
+            answer_text=item.answer_text,
+            answer_id=item.answer_id,
+            revealed=item.revealed,
+            correct_choice=item.correct_choice,
+            correct_number=item.correct_number,
+            tolerance=item.tolerance,
+            explanation=item.explanation,
+            awarded=item.awarded,
+            grader_note=item.grader_note,
+        )
+
+
+class AttemptOut(BaseModel):
+    """An attempt: the questions drawn, the server's deadline, and once graded the result."""
+
+    id: int
+    candidate_id: int
+    status: AttemptStatus
+    bank_title: str
+    domain: str
+    started_at: dt.datetime
+    deadline_at: dt.datetime
+    seconds_left: int
+    submitted_at: dt.datetime | None
+    timed_out: bool
+    waiting_for_grading: bool
+    graded_at: dt.datetime | None
+    question_count: int
+    answered: int
+    score: int | None
+    max_score: int
+    percent: float | None
+    passed: bool | None
+    pass_percent: int
+    feedback: str
+    items: list[AssessmentItemOut]
+
+    @classmethod
+    def from_view(cls, view: assessments.AttemptView) -> AttemptOut:
+        a = view.attempt
+        return cls(
+            id=a.id,
+            candidate_id=view.candidate_id,
+            status=a.status,
+            bank_title=view.bank_title,
+            domain=view.domain,
+            started_at=a.started_at,
+            deadline_at=a.deadline_at,
+            seconds_left=view.seconds_left,
+            submitted_at=a.submitted_at,
+            timed_out=view.timed_out,
+            waiting_for_grading=view.waiting_for_grading,
+            graded_at=a.graded_at,
+            question_count=len(view.items),
+            answered=view.answered,
+            score=a.score,
+            max_score=a.max_score,
+            percent=view.percent,
+            passed=a.passed,
+            pass_percent=view.pass_percent,
+            feedback=a.feedback if view.revealed else "",
+            items=[AssessmentItemOut.from_item(i) for i in view.items],
+        )
+
+
+class BankInfoOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    title: str
+    question_count: int
+    time_limit_seconds: int
+    cooldown_hours: int
+    pass_percent: int
+
+
+class MyAssessmentOut(BaseModel):
+    """The caller's assessment: the bank's rules, their attempts, and whether they may start
+    (``blocked`` says why not; ``opens_at`` ends the cool-down)."""
+
+    candidate_id: int
+    state: str
+    domain: str
+    domain_label: str
+    bank: BankInfoOut | None
+    current: AttemptOut | None
+    earlier: list[AttemptOut]
+    can_start: bool
+    opens_at: dt.datetime | None
+    blocked: str | None
+
+    @classmethod
+    def from_view(cls, view: assessments.MyAssessment) -> MyAssessmentOut:
+        return cls(
+            candidate_id=view.candidate_id,
+            state=view.state.value,
+            domain=view.domain,
+            domain_label=view.domain_label,
+            bank=BankInfoOut.model_validate(view.bank) if view.bank else None,
+            current=AttemptOut.from_view(view.current) if view.current else None,
+            earlier=[AttemptOut.from_view(v) for v in view.earlier],
+            can_start=view.can_start,
+            opens_at=view.opens_at,
+            blocked=view.blocked,
+        )
+
+
+class AssessmentAnswerIn(BaseModel):
+    """An answer to one drawn question: ``choice`` (index from 0), ``number`` or ``text`` by the
+    question's kind; null clears it. Saving again replaces the draft."""
+
+    choice: int | None = Field(default=None, ge=0)
+    number: float | None = None
+    text: CleanText | None = Field(default=None, max_length=20_000)
+
+
+class GradeIn(BaseModel):
+    """An operator's grade of one free-text answer (0 up to the question's points)."""
+
+    points: int = Field(ge=0, le=100)
+    note: CleanText = Field(default="", max_length=5000)
+
+
+class AnswerGradeIn(GradeIn):
+    answer_id: int
+
+
+class AttemptGradesIn(BaseModel):
+    """Grades of an attempt's free-text answers, and the feedback the candidate reads."""
+
+    grades: list[AnswerGradeIn] = Field(default_factory=list, max_length=100)
+    feedback: CleanText | None = Field(default=None, max_length=5000)
+
+
+class GradingQueueRowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    attempt_id: int
+    candidate_id: int
+    candidate_name: str
+    candidate_email: str
+    bank_title: str
+    closed_at: dt.datetime
+    timed_out: bool
+    to_grade: int
+
+
+# --- Outreach (invitations, the join form, profiles, referrals) --------------------------------
+
+
+class InviteIn(BaseModel):
+    """One address to invite; ``domain`` is a taxonomy key (optional)."""
+
+    email: CleanLine = Field(min_length=1, max_length=320)
+    name: CleanLine = Field(default="", max_length=200)
+    domain: CleanLine = Field(default="", max_length=80)
+
+
+class InviteBatchIn(BaseModel):
+    """Several addresses at once (up to 500); ``resend`` sends fresh links to those pending."""
+
+    items: list[InviteIn] = Field(min_length=1, max_length=500)
+    resend: bool = False
+
+
+class InviteOneIn(InviteIn):
+    """One address; ``resend`` revokes a pending link and sends a fresh one."""
+
+    resend: bool = False
+
+
+class InviteResultOut(BaseModel):
+    """What inviting one address did. ``link`` is shown this once (it is stored only hashed)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    row: int | None
+    email: str
+    outcome: Literal[
+        "invited", "reinvited", "already_invited", "in_pipeline", "has_account", "failed"
+    ]
+    message: str
+    candidate_id: int | None
+    invitation_id: int | None
+    link: str | None
+    expires_at: dt.datetime | None
+    mailed: bool
+
+
+class InviteBatchOut(BaseModel):
+    """Every address's result, in order, and the counts per outcome."""
+
+    results: list[InviteResultOut]
+    counts: dict[str, int]
+
+
+class InvitationOut(BaseModel):
+    """One of a candidate's invitation links (never the token)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    candidate_id: int
+    kind: str
+    status: Literal["pending", "used", "expired", "revoked"]
+    created_by_name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class InvitationSummaryOut(BaseModel):
+    """A working link's invitation, for whoever holds the link."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    email: str
+    name: str
+    domain: str
+    domain_label: str
+    kind: str
+    inviter_name: str
+    expires_at: dt.datetime
+
+
+class ProfileDomainIn(BaseModel):
+    domain: CleanLine = Field(min_length=1, max_length=80)
+    specialty: CleanLine = Field(default="", max_length=80)
+
+
+class ProfileLanguageIn(BaseModel):
+    language: CleanLine = Field(min_length=1, max_length=12, examples=["pt-BR"])
+    level: CleanLine = Field(min_length=1, max_length=6, examples=["C1", "native"])
+
+
+class ProfileIn(BaseModel):
+    """An expert's profile. ``rate_minor`` is in minor units (cents) of ``rate_currency``.
+
+    ``version`` (for PUT) is the version you edited: a stale one gets 409.
+    """
+
+    headline: CleanLine = Field(default="", max_length=200)
+    domains: list[ProfileDomainIn] = Field(min_length=1, max_length=5)
+    years_experience: int = Field(default=0, ge=0, le=70)
+    country: CleanLine = Field(default="", max_length=2, examples=["DE"])
+    time_zone: CleanLine = Field(default="", max_length=64, examples=["Europe/Berlin"])
+    languages: list[ProfileLanguageIn] = Field(default_factory=list, max_length=12)
+    weekly_hours: int = Field(default=0, ge=0, le=80)
+    rate_minor: int | None = Field(default=None, ge=0, le=10_000_000)
+    rate_currency: CleanLine = Field(default="USD", max_length=3)
+    resume: CleanText = Field(default="", max_length=20_000)
+    links: list[CleanLine] = Field(default_factory=list, max_length=10)
+    phone: CleanLine = Field(default="", max_length=40)
+    credentials: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    education: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    availability: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    version: int | None = Field(default=None, ge=1)
+
+
+class JoinIn(BaseModel):
+    """Accept an invitation: your name, a password (10+ characters) and your profile."""
+
+    name: CleanLine = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+    profile: ProfileIn
+
+
+class JoinOut(BaseModel):
+    """The new account is logged in (session cookie set); go on to ``next``."""
+
+    user_id: int
+    candidate_state: str
+    csrf_token: str
+    next: str
+
+
+class ProfileOut(BaseModel):
+    """An expert's whole profile, contact data included (the expert and operators only)."""
+
+    user_id: int
+    name: str
+    email: str
+    headline: str
+    domains: list[ProfileDomainIn]
+    years_experience: int
+    country: str
+    time_zone: str
+    utc_offset_minutes: int
+    languages: list[ProfileLanguageIn]
+    weekly_hours: int
+    rate_minor: int | None
+    rate_currency: str
+    resume: str
+    links: list[str]
+    phone: str
+    credentials: list[dict[str, Any]]
+    education: list[dict[str, Any]]
+    availability: list[dict[str, Any]]
+    vetting_state: str
+    quality_score: float | None
+    updated_at: dt.datetime
+    version: int
+
+
+class ReferralIn(BaseModel):
+    """A peer to refer: their address and, if you wish, their name."""
+
+    email: CleanLine = Field(min_length=1, max_length=320)
+    name: CleanLine = Field(default="", max_length=200)
+
+
+class ReferralResultOut(BaseModel):
+    """What referring the address did (the link goes to them by mail, never to you)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    email: str
+    outcome: str
+    message: str
+    mailed: bool
+
+
+class ReferralOut(BaseModel):
+    """One of your referrals: the address you typed and where the person stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    email: str
+    state: str
+    label: str
+    invited_at: dt.datetime
+
+
+class ReferralListOut(BaseModel):
+    items: list[ReferralOut]
+    can_refer: bool
+    pending: int
+    max_pending: int
