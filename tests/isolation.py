@@ -321,6 +321,7 @@ def _payments_pages(w: World) -> list[Probe]:
 
 # Each area's cases, builders and state readers (kept apart so that areas do not collide).
 from tests import (  # noqa: E402
+    isolation_assessments,  # noqa: F401
     isolation_batchjobs,  # noqa: F401
     isolation_datasets,  # noqa: F401
     isolation_exports,  # noqa: F401
@@ -329,6 +330,7 @@ from tests import (  # noqa: E402
     isolation_jobs,  # noqa: F401
     isolation_matching,  # noqa: F401
     isolation_ndas,  # noqa: F401
+    isolation_outreach,  # noqa: F401
     isolation_review,  # noqa: F401
     isolation_vetting,  # noqa: F401
     isolation_webhooks,  # noqa: F401
