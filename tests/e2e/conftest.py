@@ -128,9 +128,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             upgrade(engine)
             with transaction(make_session_factory(engine)) as session:
-                assert seed_demo(session=session, hub=ModelHub.from_settings(settings)), (
-                    "the fresh e2e database already had users"
-                )
+                assert seed_demo(
+                    session=session, hub=ModelHub.from_settings(settings), settings=settings
+                ), "the fresh e2e database already had users"
         finally:
             engine.dispose()
 

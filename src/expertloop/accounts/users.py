@@ -104,8 +104,13 @@ def create_user(
     role: Role,
     password: str,
     actor: User | None = None,
+    password_hash: str | None = None,
 ) -> User:
-    """Create a user in ``organisation``; ``actor`` None means a trusted caller (CLI, seed)."""
+    """Create a user in ``organisation``; ``actor`` None means a trusted caller (CLI, seed).
+
+    ``password_hash`` (from ``passwords.hash_password``) stands in for hashing ``password``: a
+    seed making many accounts nobody logs in to hashes one random password once.
+    """
     if actor is not None and not policies.can_manage_users(actor):
         raise PermissionDenied("Only operators can create users.")
     _check_role_fits(organisation, role)
@@ -119,7 +124,7 @@ def create_user(
         email=email,
         name=name.strip(),
         role=role,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
     )
     session.add(user)
     session.flush()

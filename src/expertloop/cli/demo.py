@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from expertloop.cli.common import console, db_session, settings
+from expertloop.cli.demo_network import DEMO_CANDIDATE
 from expertloop.cli.demo_seed import DEMO_LOGINS, seed_demo
 from expertloop.cli.serve import run_server
 from expertloop.db import make_engine, upgrade
@@ -32,13 +33,14 @@ def demo(
     finally:
         engine.dispose()
     with db_session(cfg) as session:
-        created = seed_demo(session=session, hub=ModelHub.from_settings(cfg))
+        created = seed_demo(session=session, hub=ModelHub.from_settings(cfg), settings=cfg)
     console.print("[green]Seeded demo data.[/]" if created else "Demo data already present.")
     table = Table(title="Demo logins")
     for col in ("role", "email", "password"):
         table.add_column(col, no_wrap=True)
     for login in DEMO_LOGINS:
         table.add_row(login.role.value, login.email, login.password)
+    table.add_row("candidate", DEMO_CANDIDATE.email, DEMO_CANDIDATE.password)
     console.print(table)
     url = f"http://{host}:{port}/login"
     console.print(f"Open [bold]{url}[/] (data in {data_dir.resolve()})")

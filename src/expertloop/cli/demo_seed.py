@@ -23,6 +23,7 @@ from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import OrganisationKind, Role, User
 from expertloop.cli.demo_accepted import seed_accepted
 from expertloop.cli.demo_data import PROBLEM_SET_TITLE, STATEMENT, context_text, demo_problem
+from expertloop.cli.demo_network import seed_network
 from expertloop.cli.demo_work import PROJECT_NAME, demo_project, span, stored_run
 from expertloop.errors import NotFound
 from expertloop.llm import endpoints as endpoints_uc
@@ -32,6 +33,7 @@ from expertloop.payments import rates as pay_rates
 from expertloop.projects import projects as projects_uc
 from expertloop.projects import targets
 from expertloop.projects.models import StaffRole
+from expertloop.settings import Settings
 from expertloop.workbench import assess, problem_sets, steps, taxonomy
 from expertloop.workbench.access import Loaded, project_access
 from expertloop.workbench.models import ProblemSet, Step
@@ -85,12 +87,13 @@ Never paste client confidential data into other tools.
 DEMO_EXPERT = "amira@experts.expertloop.org"
 
 
-def seed_demo(*, session: Session, hub: ModelHub) -> bool:
+def seed_demo(*, session: Session, hub: ModelHub, settings: Settings | None = None) -> bool:
     """Create what the demo lacks; return False when everything was already there.
 
     Accounts, project and model come only on an instance without users; each sample problem set
     only when its expert has none on the demo project yet (so a rerun never duplicates it and
-    never touches the expert's own work).
+    never touches the expert's own work). With ``settings`` (the data directory its invitation
+    mail goes to), the expert network too, once (``demo_network``).
     """
     created = False
     if not session.scalar(select(func.count()).select_from(User)):
@@ -98,7 +101,11 @@ def seed_demo(*, session: Session, hub: ModelHub) -> bool:
         created = True
     half_done = seed_problem_set(session=session)
     accepted = seed_accepted(session=session)
-    return created or half_done or accepted
+    network = False
+    project = demo_project(session=session)
+    if settings is not None and project is not None:
+        network = seed_network(session=session, settings=settings, project=project)
+    return created or half_done or accepted or network
 
 
 def _seed_accounts(*, session: Session, hub: ModelHub) -> None:
