@@ -773,3 +773,11 @@ def revoke(
         user_ids={invitation.created_by_id} if invitation.created_by_id is not None else set(),
     )
     return _view(invitation, names)
+
+
+def candidate_of(session: Session, *, actor: User, invitation_id: int) -> int:
+    """Return the candidate id of an invitation (operators; anyone else ``NotFound``)."""
+    invitation = session.get(Invitation, invitation_id) if is_operator(actor) else None
+    if invitation is None:
+        raise NotFound("Invitation not found.")
+    return invitation.candidate_id

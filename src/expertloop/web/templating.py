@@ -50,6 +50,8 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("My projects", "/projects"),
         NavItem("Time", "/time"),
         NavItem("Earnings", "/earnings"),
+        NavItem("Profile", "/profile"),
+        NavItem("Refer", "/refer"),
     ),
     Role.reviewer: (
         NavItem("Home", "/"),
@@ -57,6 +59,8 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("Time", "/time"),
         NavItem("Team time", "/team-time"),
         NavItem("Earnings", "/earnings"),
+        NavItem("Profile", "/profile"),
+        NavItem("Refer", "/refer"),
     ),
 }
 
