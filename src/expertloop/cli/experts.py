@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import experts_invite, experts_pipeline, experts_search
+from expertloop.cli import experts_banks, experts_invite, experts_pipeline, experts_search
 
 app = typer.Typer(help="The expert network: invite, vet and find experts.", no_args_is_help=True)
 
-for part in (experts_invite, experts_pipeline, experts_search):
+for part in (experts_invite, experts_pipeline, experts_search, experts_banks):
     part.register(app)
