@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +29,7 @@ from expertloop.experts.models import (
 )
 from expertloop.settings import Settings
 from expertloop.types import utcnow
-from tests.factories import World
+from tests.factories import World, make_user
 from tests.unit.experts.test_pipeline import make_candidate
 
 S = VettingState
@@ -436,3 +438,78 @@ def test_operator_pages_invite_and_revoke(world: World, login_as: Any, db: Sessi
 def test_expert_nav_links_profile_and_refer(world: World, login_as: Any) -> None:
     home = login_as(world.expert_a).get("/")
     assert 'href="/profile"' in home.text and 'href="/refer"' in home.text
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh SQLite database (and data dir for the mail) the command uses, with an operator."""
+    from expertloop.db import make_engine, make_session_factory, upgrade
+    from expertloop.settings import get_settings
+    from tests.conftest import make_settings
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("EXPERTLOOP_ENV", "development")
+    monkeypatch.setenv("EXPERTLOOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EXPERTLOOP_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = make_engine(make_settings(url, tmp_path))
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        make_user(session, Role.operator)
+        session.commit()
+    yield factory, tmp_path
+    engine.dispose()
+    get_settings.cache_clear()
+
+
+def test_cli_invite_addresses_and_csv(cli_db: Any) -> None:
+    from typer.testing import CliRunner
+
+    from expertloop.cli.main import app
+
+    factory, tmp = cli_db
+    runner = CliRunner()
+    one = runner.invoke(
+        app, ["experts", "invite", "cli1@example.org", "--name", "[bold]Cli[/]", "--domain", "law"]
+    )
+    assert one.exit_code == 0, one.output
+    assert "invited: cli1@example.org" in one.output and "/join/" not in one.output
+    assert "Done: 1 invited." in one.output
+    assert len(list((tmp / "mail").glob("*.eml"))) == 1
+    again = runner.invoke(app, ["experts", "invite", "cli1@example.org", "--show-links"])
+    assert (
+        again.exit_code == 0 and "already invited" in again.output and "/join/" not in again.output
+    )
+    shown = runner.invoke(app, ["experts", "invite", "cli2@example.org", "--show-links"])
+    assert shown.exit_code == 0 and "/join/" in shown.output
+    with factory() as session:
+        named = session.scalar(select(Candidate).where(Candidate.email == "cli1@example.org"))
+        assert named is not None and named.name == "[bold]Cli[/]" and named.domain == "law"
+
+    path = tmp / "people.csv"
+    path.write_text(
+        "email,name,domain\ncsv1@example.org,One,finance\nbroken,Two,\ncsv3@example.org,,astrology\n"
+        "csv1@example.org,Dup,\ncsv5@example.org,Five,\n",
+        encoding="utf-8",
+    )
+    rows = runner.invoke(app, ["experts", "invite", "--csv", str(path)])
+    assert rows.exit_code == 1, rows.output  # some rows failed
+    assert "row 3: broken" in rows.output and "row 4: csv3@example.org" in rows.output
+    assert "row 5: csv1@example.org" in rows.output and "row 2" in rows.output
+    assert "Done: 2 invited, 3 failed." in rows.output and "Traceback" not in rows.output
+    as_json = runner.invoke(app, ["experts", "invite", "--csv", str(path), "--json"])
+    body = json.loads(as_json.stdout)
+    assert body["counts"]["already_invited"] == 2 and body["counts"]["failed"] == 3
+    with factory() as session:
+        emails = set(session.scalars(select(Candidate.email).where(Candidate.email.like("csv%"))))
+    assert emails == {"csv1@example.org", "csv5@example.org"}
+    both = runner.invoke(app, ["experts", "invite", "x@example.org", "--csv", str(path)])
+    assert both.exit_code == 1 and "one of the two" in both.output
+    latin = tmp / "latin.csv"
+    latin.write_bytes("email\nj\xf6rg@example.org\n".encode("latin-1"))
+    bad = runner.invoke(app, ["experts", "invite", "--csv", str(latin)])
+    assert bad.exit_code == 1 and "UTF-8" in bad.output and "Traceback" not in bad.output
