@@ -34,11 +34,15 @@ from expertloop.experts import search_index
 from expertloop.experts.models import (
     AssessmentAttempt,
     AssessmentBank,
+    AttemptStatus,
     Candidate,
     ExpertProfile,
     Interview,
     InterviewGuide,
+    InterviewStatus,
+    InterviewTurn,
     InvitationKind,
+    TurnRole,
     VettingState,
 )
 from expertloop.jobs.models import Job
@@ -106,6 +110,48 @@ def _seed_pia(db: Session, app: Any, w: World) -> User:
             referrer_user_id=w.expert_a.id,
             note="PIINOTEZQ7: met at a conference; call her mobile.",
         )
+    )
+    db.flush()
+    candidate = db.scalar(select(Candidate).where(Candidate.user_id == pia.id))
+    assert candidate is not None
+    # Her vetting record: a graded assessment and a finished interview (routes with their ids).
+    bank = AssessmentBank(domain="pii-probe", title="PII probe bank")
+    guide = InterviewGuide(version=9001, system_prompt="Ask.", scoring_prompt="Score.")
+    db.add_all([bank, guide])
+    db.flush()
+    now = utcnow()
+    db.add(
+        AssessmentAttempt(
+            candidate_id=candidate.id,
+            bank_id=bank.id,
+            status=AttemptStatus.graded,
+            deadline_at=now,
+            submitted_at=now,
+            graded_at=now,
+            score=4,
+            max_score=5,
+            passed=True,
+        )
+    )
+    interview = Interview(
+        candidate_id=candidate.id,
+        guide_id=guide.id,
+        status=InterviewStatus.completed,
+        finished_at=now,
+        suggested_score=4.0,
+    )
+    db.add(interview)
+    db.flush()
+    db.add_all(
+        [
+            InterviewTurn(
+                interview_id=interview.id,
+                seq=i,
+                role=role,
+                text=f"Turn {i} about loan pricing.",
+            )
+            for i, role in enumerate([TurnRole.interviewer, TurnRole.candidate])
+        ]
     )
     db.flush()
     search_index.reindex(db, pia.id)
@@ -285,17 +331,22 @@ def test_no_route_or_export_shows_contact_data_or_resume_to_clients_or_other_exp
     leaks: list[str] = []
     for who in VIEWERS:
         api = login_as(getattr(world, who))
-        ok = 0
+        ok, her_work = 0, False
         for path, has_format in routes:
             for url in _urls(path, has_format, values):
                 response = api.get(url, follow_redirects=False)
                 ok += response.status_code == 200
+                her_work |= response.status_code == 200 and any(
+                    title in response.text for title in ("Pia's accepted", "Pia&#39;s accepted")
+                )
                 found = _found(response.content, response.headers)
                 if who == "expert_a" and path in TYPED_BY_REFERRER:
                     found.discard("email")
                 if found:
                     leaks.append(f"{who}: GET {url} -> {response.status_code}: {sorted(found)}")
         assert ok >= 10, (who, ok)  # real pages answered, not only 404s
+        # Her client and her reviewer do read her work (so the walk reached her pages).
+        assert her_work == (who in ("client_a", "reviewer_a")), who
     assert leaks == []
 
     # The snapshot the client built: every file, the zip and the tar.
