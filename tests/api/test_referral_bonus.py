@@ -186,5 +186,5 @@ def test_the_pay_page_makes_and_describes_a_referral_rule(login_as, world: World
     assert r.status_code == 303, r.text
     page = op.get(url).text
     assert "Referral (referred expert reaches N approved hours)" in page
-    assert "referred expert has 12 approved h" in page
+    assert "referred expert has 12 approved hours" in page
     assert 'name="min_hours"' in page
