@@ -23,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -52,6 +53,8 @@ NOTE_MAX = 5_000
 FEEDBACK_MAX = 5_000
 # Closed attempts that still wait for an operator to grade their free-text answers.
 WAITING = (AttemptStatus.submitted, AttemptStatus.expired)
+
+T = TypeVar("T")
 
 
 class TimeUp(Conflict):
@@ -91,6 +94,11 @@ def auto_points(question: AssessmentQuestion, answer: AssessmentAnswer | None) -
             answer.number, question.answer, question.tolerance
         )
     return question.points if right else 0
+
+
+def draw(pool: Sequence[T], count: int, rng: random.Random | None = None) -> list[T]:
+    """Draw ``count`` items of ``pool`` at random, each at most once (all of them if fewer)."""
+    return (rng or random.SystemRandom()).sample(list(pool), max(0, min(count, len(pool))))
 
 
 def passed(score: int, max_score: int, pass_percent: int) -> bool:
@@ -542,7 +550,7 @@ def start(
             .order_by(AssessmentQuestion.id)
         ).all()
     )
-    drawn = (rng or random.SystemRandom()).sample(pool, min(bank.question_count, len(pool)))
+    drawn = draw(pool, bank.question_count, rng)
     attempt = AssessmentAttempt(
         candidate_id=candidate.id,
         bank_id=bank.id,

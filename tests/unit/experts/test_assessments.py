@@ -224,6 +224,17 @@ def test_free_text_waits_unless_empty() -> None:
 # --- The draw ----------------------------------------------------------------------------------
 
 
+@given(
+    pool=st.lists(st.integers(), unique=True, max_size=40),
+    count=st.integers(0, 50),
+    seed=st.integers(0, 2**32),
+)
+def test_draw_takes_distinct_items_of_the_pool(pool: list[int], count: int, seed: int) -> None:
+    drawn = assessments.draw(pool, count, random.Random(seed))
+    assert len(drawn) == min(count, len(pool))
+    assert len(set(drawn)) == len(drawn) and set(drawn) <= set(pool)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_draw_is_random_among_active_without_duplicates(db: Session, seed: int) -> None:
     specs = [
