@@ -32,8 +32,10 @@ from expertloop.datasets.formats import FORMATS
 from expertloop.datasets.models import Seed, SeedImport, Snapshot
 from expertloop.experts import search_index
 from expertloop.experts.models import (
+    AssessmentAnswer,
     AssessmentAttempt,
     AssessmentBank,
+    AssessmentQuestion,
     AttemptStatus,
     Candidate,
     ExpertProfile,
@@ -42,6 +44,7 @@ from expertloop.experts.models import (
     InterviewStatus,
     InterviewTurn,
     InvitationKind,
+    QuestionKind,
     TurnRole,
     VettingState,
 )
@@ -114,23 +117,31 @@ def _seed_pia(db: Session, app: Any, w: World) -> User:
     db.flush()
     candidate = db.scalar(select(Candidate).where(Candidate.user_id == pia.id))
     assert candidate is not None
-    # Her vetting record: a graded assessment and a finished interview (routes with their ids).
+    # Her vetting record (routes with their ids): an assessment waiting for grading, an interview.
     bank = AssessmentBank(domain="pii-probe", title="PII probe bank")
     guide = InterviewGuide(version=9001, system_prompt="Ask.", scoring_prompt="Score.")
     db.add_all([bank, guide])
     db.flush()
     now = utcnow()
+    question = AssessmentQuestion(
+        bank_id=bank.id, kind=QuestionKind.free_text, text="How would you price a loan?"
+    )
+    db.add(question)
+    db.flush()
+    attempt = AssessmentAttempt(
+        candidate_id=candidate.id,
+        bank_id=bank.id,
+        question_ids=[question.id],
+        status=AttemptStatus.submitted,  # waiting in the grading queue
+        deadline_at=now,
+        submitted_at=now,
+        max_score=1,
+    )
+    db.add(attempt)
+    db.flush()
     db.add(
-        AssessmentAttempt(
-            candidate_id=candidate.id,
-            bank_id=bank.id,
-            status=AttemptStatus.graded,
-            deadline_at=now,
-            submitted_at=now,
-            graded_at=now,
-            score=4,
-            max_score=5,
-            passed=True,
+        AssessmentAnswer(
+            attempt_id=attempt.id, question_id=question.id, text="Spread over the base rate."
         )
     )
     interview = Interview(
