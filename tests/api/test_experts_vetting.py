@@ -256,8 +256,17 @@ def test_board_page(db: Session, world: World, login_as: Any) -> None:
     assert 'data-testid="no-candidates"' in none.text
     bad = op.get("/candidates", params={"state": "sleeping"})
     assert bad.status_code == 200 and "Choose a vetting state" in bad.text
-    # Navigation leads operators here.
+    # Navigation leads operators here; the board leads to the network's other operator pages.
     assert 'href="/candidates"' in op.get("/").text
+    for target in (
+        "/candidates/invite",
+        "/assessments/grading",
+        "/assessment-banks",
+        "/interview-guides",
+        "/experts/search",
+    ):
+        assert f'href="{target}"' in html
+        assert op.get(target).status_code == 200, target
 
 
 def test_board_pages_through_candidates(db: Session, world: World, login_as: Any) -> None:
