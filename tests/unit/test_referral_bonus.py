@@ -18,11 +18,15 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import Role, User
 from expertloop.errors import ValidationFailed
-from expertloop.experts import referral_ledger
+from expertloop.experts import invitations, referral_ledger, referrals
+from expertloop.experts.invitations import JoinData
 from expertloop.experts.models import Candidate, InvitationKind, VettingState
+from expertloop.experts.profiles import ProfileData
+from expertloop.mail import Message
 from expertloop.payments import bonuses, corrections, ledger, rates, reports, timesheets
 from expertloop.payments.models import Bonus, BonusRule, Timesheet
 from expertloop.projects.models import Project
+from expertloop.settings import Settings
 from tests.factories import World, make_user, make_world, staff
 
 MARGIN_BP = 2500
@@ -385,3 +389,66 @@ def test_random_weeks_pay_at_most_once_and_only_at_the_threshold(
         count = net.db.scalar(select(func.count(Bonus.id)).where(Bonus.kind == "referral"))
         assert count == len(paid)
         savepoint.rollback()
+
+
+class _Outbox:
+    """A mailer that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> bool:
+        self.sent.append(message)
+        return True
+
+
+def test_a_peer_referred_through_the_real_link_earns_the_referrer_the_bonus(
+    net: Net, settings: Settings
+) -> None:
+    """The outreach part's own flow: refer by email, the peer joins by the mailed link."""
+    db, w = net.db, net.w
+    outbox = _Outbox()
+    result = referrals.refer(
+        db, actor=w.expert_a, email="peer.joins@example.org", settings=settings, mailer=outbox
+    )
+    assert result.candidate_id is not None
+    [link] = [line for line in outbox.sent[0].text.split() if "/join/" in line]
+    peer = invitations.accept(
+        db,
+        token=link.rsplit("/join/", 1)[1],
+        data=JoinData(
+            name="Ada  Joined",
+            password="a-long-enough-password",
+            profile=ProfileData(
+                headline="Treasury analyst",
+                domains=[("finance", "")],
+                years_experience=8,
+                country="gb",
+                time_zone="Europe/London",
+                languages=[("en", "native")],
+                weekly_hours=10,
+                rate_minor=9000,
+                rate_currency="usd",
+                resume="Eight years of treasury.",
+                links=[],
+                phone="+44 20 7946 0000",
+            ),
+        ),
+        settings=settings,
+    )
+    assert referral_ledger.referred_experts(db, referred_ids=[peer.id]) == [
+        referral_ledger.Referral(w.expert_a.id, peer.id, result.candidate_id)
+    ]
+    staff(db, w.project_b, peer)
+    rates.set_rate(
+        session=db,
+        actor=w.operator,
+        currency="USD",
+        hourly_minor=100_00,
+        effective_from=WEEK0,
+        user_id=peer.id,
+    )
+    net.work(peer, 0, MIN_HOURS * 60)
+    [bonus] = net.evaluate(sunday(0))
+    assert (bonus.user_id, bonus.reason) == (w.expert_a.id, "Referral bonus: Ada Joined")
+    assert bonus.source_key == f"rule:{net.rule.id}:referral:{result.candidate_id}"
