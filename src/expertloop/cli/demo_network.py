@@ -18,6 +18,7 @@ those come only from a candidate taking them.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from expertloop.accounts import users as users_uc
-from expertloop.accounts.models import Organisation, Role, User
+from expertloop.accounts.models import Organisation, OrganisationKind, Role, User
 from expertloop.accounts.passwords import hash_password
 from expertloop.cli.demo_network_data import SyntheticExpert, synthetic_experts
 from expertloop.experts import (
@@ -39,10 +40,12 @@ from expertloop.experts import (
 from expertloop.experts import profiles as profiles_uc
 from expertloop.experts.models import Candidate, VettingState
 from expertloop.mail import mailer_from_settings
-from expertloop.projects import ndas
+from expertloop.payments import rates as pay_rates
+from expertloop.projects import ndas, targets
 from expertloop.projects import projects as projects_uc
 from expertloop.projects.models import Project
 from expertloop.settings import Settings
+from expertloop.web.api.experts_vetting import decide_and_staff
 
 S = VettingState
 
@@ -72,6 +75,19 @@ NDA_TEXT = """\
    talk about the project outside ExpertLoop.
 3. What you write here belongs to Northwind Analytics once it is accepted and paid.
 4. This agreement lasts for the project and three years after it ends.
+"""
+
+VETTING_ORGANISATION = "ExpertLoop Vetting"
+WORK_SAMPLE_PROJECT = "Finance work sample"
+WORK_SAMPLE_HOURLY_MINOR = 60_00
+WORK_SAMPLE_RATES_FROM = dt.date(2026, 1, 1)
+WORK_SAMPLE_GUIDELINES = """\
+# Finance work sample
+
+Write one small problem set (two or three steps) a business-unit controller would bring to a
+finance assistant: real figures, a decision to make, a rubric per step. Run it on the target
+model, mark its errors and fix the prompts until a run passes, then submit it for review. Your
+hours here are tracked and paid at the project's rate like any other project's.
 """
 
 PUBLIC_SUMMARY = (
@@ -217,6 +233,25 @@ CANDIDATES: tuple[DemoCandidate, ...] = (
         ),
     ),
     DemoCandidate(
+        "Priya Raman",
+        "priya@candidates.expertloop.org",
+        "finance",
+        (
+            (S.assessment, "Corporate FP&A background; take the finance bank."),
+            (
+                S.work_sample,
+                "Strong written answers in the assessment; a paid work sample on budgeting next.",
+            ),
+        ),
+        _candidate_profile(
+            "finance",
+            "financial_planning",
+            "Corporate FP&A manager, 10 years",
+            "Priya Raman runs the planning cycle of a logistics group: budgets, reforecasts and "
+            "the board pack.",
+        ),
+    ),
+    DemoCandidate(
         "Grace Mwangi",
         "grace@candidates.expertloop.org",
         "medicine",
@@ -302,7 +337,43 @@ def _synthetic(
     profiles_uc.save_profile(session, actor=None, user_id=user.id, data=data)
 
 
-def _candidate(session: Session, operator: User, settings: Settings, person: DemoCandidate) -> None:
+def _work_sample_project(session: Session, operator: User, demo: Project) -> Project:
+    """The vetting project work samples are done on: an internal client, a project-wide rate."""
+    org = users_uc.create_organisation(
+        session=session, name=VETTING_ORGANISATION, kind=OrganisationKind.client
+    )
+    project = projects_uc.create_project(
+        session=session,
+        actor=operator,
+        organisation_id=org.id,
+        name=WORK_SAMPLE_PROJECT,
+        domain="finance",
+        description="Paid work samples of finance candidates: one small problem set each.",
+        guidelines=WORK_SAMPLE_GUIDELINES,
+    )
+    endpoints = targets.list_targets(session=session, actor=operator, project=demo)
+    targets.set_targets(
+        session=session, actor=operator, project=project, endpoint_ids=[e.id for e in endpoints]
+    )
+    # Every candidate doing a work sample here is paid at this rate (no personal rate needed).
+    pay_rates.set_rate(
+        session=session,
+        actor=operator,
+        currency="USD",
+        hourly_minor=WORK_SAMPLE_HOURLY_MINOR,
+        effective_from=WORK_SAMPLE_RATES_FROM,
+        project_id=project.id,
+    )
+    return project
+
+
+def _candidate(
+    session: Session,
+    operator: User,
+    settings: Settings,
+    person: DemoCandidate,
+    work_sample: Project,
+) -> None:
     mailer = mailer_from_settings(settings)
     result = invitations.invite(
         session,
@@ -331,13 +402,15 @@ def _candidate(session: Session, operator: User, settings: Settings, person: Dem
     status = vetting.my_status(session, user)
     assert status is not None
     for to, reason in person.moves:
-        vetting.decide(
-            session,
+        # The same decision the candidate page makes (a work sample staffs them there).
+        decide_and_staff(
+            session=session,
             actor=operator,
             candidate_id=status.candidate_id,
             to=to,
             reason=reason,
             version=None,
+            project_id=work_sample.id if to == S.work_sample else None,
         )
 
 
@@ -361,8 +434,9 @@ def seed_network(*, session: Session, settings: Settings, project: Project) -> b
     unknown = hash_password(secrets.token_urlsafe(24))
     for person in synthetic_experts(DEMO_NETWORK_SIZE):
         _synthetic(session, organisation, person, unknown)
+    work_sample = _work_sample_project(session, operator, project)
     for candidate in CANDIDATES:
-        _candidate(session, operator, settings, candidate)
+        _candidate(session, operator, settings, candidate, work_sample)
     kenji = _user(session, "kenji@experts.expertloop.org")
     if kenji is not None:
         referrals.refer(

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import User
-from expertloop.cli.demo_network import CANDIDATES, DEMO_CANDIDATE, DEMO_NETWORK_SIZE
+from expertloop.cli.demo_network import (
+    CANDIDATES,
+    DEMO_CANDIDATE,
+    DEMO_NETWORK_SIZE,
+    WORK_SAMPLE_HOURLY_MINOR,
+    WORK_SAMPLE_PROJECT,
+)
 from expertloop.cli.demo_seed import DEMO_LOGINS, seed_demo
 from expertloop.cli.demo_work import demo_project
 from expertloop.experts import matching, vetting
@@ -26,8 +32,10 @@ from expertloop.experts.models import (
     VettingTransition,
 )
 from expertloop.llm.hub import ModelHub
-from expertloop.projects import ndas
+from expertloop.payments.models import Rate
+from expertloop.projects import ndas, targets
 from expertloop.projects import projects as projects_uc
+from expertloop.projects.models import Project
 from expertloop.settings import Settings
 
 
@@ -123,6 +131,22 @@ def test_demo_project_is_behind_an_nda_its_staff_accepted(db: Session, settings:
         assert projects_uc.is_staffed(db, project.id, user.id)
         state = ndas.nda_state(session=db, actor=user, project_id=project.id)
         assert state.acceptance is not None and not state.pending
+
+
+def test_the_work_sample_is_staffed_on_a_paid_vetting_project(
+    db: Session, settings: Settings
+) -> None:
+    _seed(db, settings)
+    priya = _user(db, "priya@candidates.expertloop.org")
+    status = vetting.my_status(db, priya)
+    assert status is not None and status.state == VettingState.work_sample
+    project = db.scalars(select(Project).where(Project.name == WORK_SAMPLE_PROJECT)).one()
+    assert status.work_sample_project_id == project.id
+    assert projects_uc.is_staffed(db, project.id, priya.id)
+    # Paid like any project: a project-wide rate covers whoever does a work sample there.
+    rate = db.scalars(select(Rate).where(Rate.project_id == project.id)).one()
+    assert rate.user_id is None and rate.hourly_minor == WORK_SAMPLE_HOURLY_MINOR
+    assert targets.list_targets(session=db, actor=_user(db, DEMO_LOGINS[0].email), project=project)
 
 
 def test_the_network_is_searchable(db: Session, settings: Settings) -> None:
