@@ -167,7 +167,8 @@ def test_invite_mail_join_with_the_keyboard_and_land_applied(
     expect(page.locator('input[name="language"]').nth(1)).to_have_value("en")
     page.screenshot(path=str(screenshot_dir / "outreach-join-error.png"), full_page=True)
 
-    page.get_by_label("Password").focus()
+    # The first field in error has the focus: type the password right away.
+    expect(page.get_by_label("Password")).to_be_focused()
     page.keyboard.type("a-long-enough-password")
     with page.expect_navigation():
         page.keyboard.press("Enter")
