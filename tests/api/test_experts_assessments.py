@@ -323,3 +323,49 @@ def test_operator_grades_in_place_on_the_candidate_page(
     assert "5 of 6" in done.text and 'data-testid="grade-saved"' in done.text
     assert "5 of 6 points" in me.get("/assessments").text
     assert op.get("/assessments/grading").status_code == 200
+
+
+def test_the_page_works_without_javascript(login_as, db: Session, world: World) -> None:  # type: ignore[no-untyped-def]
+    _bank, rows = make_bank(db)
+    user, _candidate = assessment_candidate(db)
+    db.commit()
+    me = login_as(user)
+    page = me.get("/assessments")
+    assert page.status_code == 200 and 'data-testid="start-assessment"' in page.text
+    started = me.post("/assessments/start", data={"csrf_token": me.csrf})
+    assert started.status_code == 200 and 'data-testid="timer"' in started.text
+    assert 'data-testid="question"' in started.text
+    _no_key(started.text)
+    by_text = {q.text: q for q in rows}
+    answers = {
+        "Which organ pumps blood?": {"choice": "1"},
+        "Which vessel carries blood away from the heart?": {"choice": "1"},  # wrong: Vein
+        "What is 70 / 1.75², to one decimal?": {"number": "22,9"},  # a decimal comma
+        "Explain sensitivity to a patient.": {"text": "How often it finds the disease."},
+    }
+    for text, form in answers.items():
+        q = by_text[text]
+        saved = me.post(f"/assessments/answers/{q.id}", data={"csrf_token": me.csrf, **form})
+        assert saved.status_code == 200, saved.text
+        assert f"saved={q.id}#q-{q.id}" in str(saved.url)
+    bad = me.post(
+        f"/assessments/answers/{by_text['What is 70 / 1.75², to one decimal?'].id}",
+        data={"csrf_token": me.csrf, "number": "about twenty"},
+    )
+    assert bad.status_code == 422 and "Write a number" in bad.text
+    done = me.post("/assessments/submit", data={"csrf_token": me.csrf})
+    assert done.status_code == 200 and 'data-testid="waiting"' in done.text
+    attempt = db.scalar(select(AssessmentAttempt).order_by(AssessmentAttempt.id.desc()))
+    assert attempt is not None and attempt.status == AttemptStatus.submitted
+    points = {
+        a.question_id: a.points
+        for a in db.scalars(
+            select(AssessmentAnswer).where(AssessmentAnswer.attempt_id == attempt.id)
+        )
+    }
+    assert points == {
+        by_text["Which organ pumps blood?"].id: 1,
+        by_text["Which vessel carries blood away from the heart?"].id: 0,
+        by_text["What is 70 / 1.75², to one decimal?"].id: 2,
+        by_text["Explain sensitivity to a patient."].id: None,
+    }
