@@ -195,3 +195,33 @@ def test_invite_mail_join_with_the_keyboard_and_land_applied(
         "used"
     )
     assert not problems, problems
+
+
+def test_outreach_pages_fit_a_phone(browser, outreach_server, screenshot_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.e2e.test_phone_width import HEIGHT, OVERFLOW_JS, SLACK, WIDTH
+
+    context = browser.new_context(
+        viewport={"width": WIDTH, "height": HEIGHT}, base_url=outreach_server[0]
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        too_wide: dict[str, object] = {}
+        for role, paths in (
+            (Role.expert, ("/profile", "/refer")),
+            (Role.operator, ("/candidates/invite",)),
+        ):
+            login = first_login(role)
+            page.context.clear_cookies()
+            log_in(page, login.email, login.password)
+            for path in paths:
+                response = page.goto(path)
+                assert response is not None and response.ok, (path, response and response.status)
+                width = page.evaluate("document.documentElement.scrollWidth")
+                if width > WIDTH + SLACK:
+                    too_wide[path] = (width, page.evaluate(OVERFLOW_JS, WIDTH))
+                name = path.strip("/").replace("/", "-")
+                page.screenshot(path=str(screenshot_dir / f"phone-outreach-{name}.png"))
+        assert not too_wide, too_wide
+    finally:
+        context.close()
