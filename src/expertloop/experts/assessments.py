@@ -412,7 +412,9 @@ def expire_due(
     )
     if candidate_id is not None:
         query = query.where(AssessmentAttempt.candidate_id == candidate_id)
-    rows = list(session.scalars(query.order_by(AssessmentAttempt.id)))
+    # Locked: a request closing the same attempt meanwhile makes PostgreSQL re-check the status,
+    # so an attempt is closed (and its events written) once.
+    rows = list(session.scalars(query.order_by(AssessmentAttempt.id).with_for_update()))
     for attempt in rows:
         _close(session, attempt, status=AttemptStatus.expired, actor=None, now=now)
     return len(rows)
@@ -430,9 +432,12 @@ def own_candidate(session: Session, actor: User, *, lock: bool = False) -> Candi
     return candidate
 
 
-def _latest(session: Session, candidate_id: int) -> AssessmentAttempt | None:
+def _latest(session: Session, candidate_id: int, *, lock: bool = False) -> AssessmentAttempt | None:
+    """The candidate's newest attempt; locked first by anything that may close it, as
+    ``expire_due`` does, so that two closers never wait on each other's rows."""
     query = select(AssessmentAttempt).where(AssessmentAttempt.candidate_id == candidate_id)
-    return session.scalar(query.order_by(AssessmentAttempt.id.desc()).limit(1))
+    query = query.order_by(AssessmentAttempt.id.desc()).limit(1)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def _attempts(session: Session, candidate_id: int) -> list[AssessmentAttempt]:
@@ -584,7 +589,7 @@ def _open_attempt(
 ) -> AssessmentAttempt:
     """Return the caller's open attempt; past its deadline, close it and raise ``TimeUp``."""
     candidate = own_candidate(session, actor, lock=True)
-    latest = _latest(session, candidate.id)
+    latest = _latest(session, candidate.id, lock=True)
     if latest is None:
         raise Conflict("You have not started the assessment.", details={"status": None})
     if latest.status == AttemptStatus.in_progress and now >= latest.deadline_at:
@@ -669,7 +674,7 @@ def submit(
     """Submit the caller's open attempt (a second submission returns it unchanged)."""
     now = now or utcnow()
     candidate = own_candidate(session, actor, lock=True)
-    latest = _latest(session, candidate.id)
+    latest = _latest(session, candidate.id, lock=True)
     if latest is not None and latest.submitted_at is not None:
         return _view(session, latest, operator=False, now=now)  # submitted already: a double click
     attempt = _open_attempt(session, actor, now, ip)
