@@ -2,10 +2,13 @@
 
 The filters run on the profile columns and the domain and language rows; the free text runs on
 the search index of ``search_index`` (SQLite FTS5 ranked by bm25, PostgreSQL
-``websearch_to_tsquery`` ranked by ``ts_rank_cd``). Results are ordered by relevance, then by user
-id, and paged by keyset on that pair: an opaque cursor carries the last row's (score, user id) and
-a fingerprint of the query, so each match comes exactly once however deep one pages. Without free
-text every score is equal and the order is the order experts joined.
+``websearch_to_tsquery`` ranked by ``ts_rank_cd``), in the bounded tiers of ``text_search``:
+experts whose headline, domains or credentials match first, then those found in the résumé or
+interview, each tier ranked within a pool of the first ``text_search.POOL`` matches, then any
+further match by user id. Results are paged by keyset on (score, user id): an opaque cursor
+carries the last row's pair and a fingerprint of the query, so each match comes exactly once
+however deep one pages. Without free text every score is equal and the order is the order experts
+joined.
 
 Each result says why it matched: the filter values it met, which fields the text was found in,
 and a highlighted snippet (segments, never markup, so a page escapes all of it). Operators only;
@@ -25,27 +28,18 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
-    Integer,
-    and_,
     bindparam,
-    cast,
-    column,
     exists,
     func,
-    literal,
     literal_column,
-    or_,
     select,
-    table,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import User
 from expertloop.errors import NotFound, ValidationFailed
-from expertloop.experts import policies
+from expertloop.experts import policies, text_search
 from expertloop.experts.models import (
     ExpertProfile,
     LanguageLevel,
@@ -327,64 +321,104 @@ def search(
     check_query(query)
     limit = max(1, min(limit, MAX_LIMIT))
     dialect = session.get_bind().dialect.name
-    p = ExpertProfile
     fts_q = fts5_query(query.text) if dialect == "sqlite" else None
     has_text = bool(fts_q) if dialect == "sqlite" else _has_words(session, query.text)
-
-    score: ColumnElement[float]
-    stmt: Any
-    if not has_text:
-        score = literal(0.0, Float)
-        stmt = select(p.user_id, score.label("score"))
-    elif dialect == "sqlite":
-        fts = table(FTS_TABLE, column("rowid", Integer), column("rank", Float))
-        score = -fts.c.rank  # bm25: lower is better
-        stmt = (
-            select(p.user_id, score.label("score"))
-            .select_from(fts)
-            .join(p, p.user_id == fts.c.rowid)
-            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("fts_q", fts_q)))
-        )
-    else:
-        tsq = _tsquery(query.text)
-        document: ColumnElement[Any] = literal_column(f"{DOCS.name}.document")
-        # float8: ts_rank_cd is a float4, whose text form would not round-trip in the cursor.
-        score = cast(func.ts_rank_cd(document, tsq, 1), DOUBLE_PRECISION)
-        stmt = (
-            select(p.user_id, score.label("score"))
-            .select_from(DOCS)
-            .join(p, p.user_id == DOCS.c.user_id)
-            .where(document.op("@@")(tsq))
-        )
-    for cond in _filters(query, sqlite=dialect == "sqlite"):
-        stmt = stmt.where(cond)
-    order = [score.desc(), p.user_id] if has_text else [p.user_id]
+    filters = _filters(query, sqlite=dialect == "sqlite")
     position = decode_cursor(after, query) if after else None
-    found: list[tuple[int, float]] = []
-    # Deactivated accounts are dropped per batch rather than joined: a join to users for every
-    # full-text match costs more than the whole ranking. They are rare, so one batch is the rule.
-    for _ in range(_MAX_BATCHES):
-        batch_stmt = stmt
-        if position is not None:
-            last_score, last_id = position
-            batch_stmt = stmt.where(
-                or_(score < last_score, and_(score == last_score, p.user_id > last_id))
-                if has_text
-                else p.user_id > last_id
-            )
-        batch = session.execute(batch_stmt.order_by(*order).limit(limit + 1)).all()
-        if not batch:
-            break
-        active = _active(session, [r.user_id for r in batch])
-        found += [(r.user_id, r.score) for r in batch if r.user_id in active]
-        position = (batch[-1].score, batch[-1].user_id)
-        if len(found) > limit or len(batch) <= limit:
-            break
+    if has_text:
+        found = _text_page(session, query, filters, fts_q, position, limit)
+    else:
+        found = _filter_page(session, filters, position, limit)
     more = len(found) > limit
     found = found[:limit]
     items = _describe(session, query, [(uid, float(sc)) for uid, sc in found], fts_q, has_text)
     next_cursor = encode_cursor(found[-1][1], found[-1][0], query) if more else None
     return MatchPage(items=items, next_cursor=next_cursor, limit=limit)
+
+
+def _filter_page(
+    session: Session,
+    filters: list[ColumnElement[bool]],
+    position: tuple[float, int] | None,
+    limit: int,
+) -> list[tuple[int, float]]:
+    """Return up to ``limit + 1`` active experts passing ``filters`` in user order."""
+    p = ExpertProfile
+    stmt = select(p.user_id)
+    for cond in filters:
+        stmt = stmt.where(cond)
+    last_id = position[1] if position is not None else None
+    found: list[tuple[int, float]] = []
+    # Deactivated accounts are dropped per batch rather than joined: a join to users for every
+    # full-text match costs more than the whole ranking. They are rare, so one batch is the rule.
+    for _ in range(_MAX_BATCHES):
+        batch_stmt = stmt if last_id is None else stmt.where(p.user_id > last_id)
+        batch = list(session.scalars(batch_stmt.order_by(p.user_id).limit(limit + 1)))
+        if not batch:
+            break
+        active = _active(session, batch)
+        found += [(uid, 0.0) for uid in batch if uid in active]
+        last_id = batch[-1]
+        if len(found) > limit or len(batch) <= limit:
+            break
+    return found
+
+
+def _text_page(
+    session: Session,
+    query: MatchQuery,
+    filters: list[ColumnElement[bool]],
+    fts_q: str | None,
+    position: tuple[float, int] | None,
+    limit: int,
+) -> list[tuple[int, float]]:
+    """Return up to ``limit + 1`` active matches of the text after ``position``, best first."""
+    found: list[tuple[int, float]] = []
+
+    def take(scored: list[tuple[int, float]]) -> bool:
+        if position is not None:
+            last_score, last_id = position
+            scored = [
+                (uid, sc)
+                for uid, sc in scored
+                if sc < last_score or (sc == last_score and uid > last_id)
+            ]
+        for start in range(0, len(scored), limit + 1):
+            batch = scored[start : start + limit + 1]
+            active = _active(session, [uid for uid, _ in batch])
+            found.extend(item for item in batch if item[0] in active)
+            if len(found) > limit:
+                return True
+        return False
+
+    args: dict[str, Any] = {"fts_q": fts_q, "text": query.text, "filters": filters}
+    heads = text_search.pool(session, head=True, **args)
+    if take(heads.scored):
+        return found  # the page is full of head matches: the body tier is not needed
+    head_ids = frozenset(uid for uid, _ in heads.scored)
+    bodies = text_search.pool(session, head=False, exclude=head_ids, **args)
+    if take(bodies.scored) or not bodies.full:
+        return found
+    # The rest tier (score 0, by user id): matches beyond the ranked pools.
+    after_id = position[1] if position is not None and position[0] < text_search.BODY_TIER else None
+    for _ in range(_MAX_BATCHES):
+        ids = text_search.rest(
+            session,
+            fts_q=fts_q,
+            text=query.text,
+            filters=filters,
+            exclude=head_ids | {uid for uid, _ in bodies.scored},
+            after_id=after_id,
+            limit=limit + 1,
+        )
+        if not ids:
+            break
+        active = _active(session, ids)
+        found += [(uid, 0.0) for uid in ids if uid in active]
+        after_id = ids[-1]
+        if len(found) > limit or len(ids) <= limit:
+            break
+    return found
 
 
 _MAX_BATCHES = 20
@@ -395,10 +429,7 @@ def _active(session: Session, user_ids: list[int]) -> set[int]:
     return set(rows)
 
 
-def _tsquery(text: str) -> Any:
-    return func.websearch_to_tsquery(
-        literal_column("'english'::regconfig"), bindparam("ts_q", text)
-    )
+_tsquery = text_search.tsquery
 
 
 def _has_words(session: Session, text: str) -> bool:

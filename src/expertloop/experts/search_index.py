@@ -3,7 +3,11 @@
 Each expert has one document in ``expert_search_docs`` (migration 0011): the headline, the labels
 of their domains and specialties, credentials and education, the résumé and their own answers in
 the vetting interview. The database indexes it (SQLite FTS5 through triggers, PostgreSQL a
-generated ``tsvector`` with a GIN index), so writing the row is all a refresh takes.
+generated ``tsvector`` with a GIN index), so writing the row is all a refresh takes. Migration
+0012 adds a second, short index over the *head* fields (headline, expertise, credentials) that
+matching ranks first: on SQLite a second FTS5 table fed by the same triggers; on PostgreSQL the
+vectors live in a narrow table ``expert_search_vectors`` (``head`` and ``body``, each with a GIN
+index) that a trigger on the documents table writes.
 
 Call ``reindex`` after anything that changes what matching searches (profile, domains, interview
 transcript); ``rebuild`` writes every document again (after a bulk import, or for the benchmark).
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text, delete, insert, select
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
 from expertloop.experts import taxonomy
@@ -38,7 +43,17 @@ DOCS = Table(
     Column("user_id", Integer, primary_key=True),
     *(Column(name, Text, nullable=False) for name in FIELDS),
 )
+# PostgreSQL only (migration 0012): the head and body tsvectors, written by a trigger on DOCS.
+VECTORS = Table(
+    "expert_search_vectors",
+    _metadata,
+    Column("user_id", Integer, primary_key=True),
+    Column("head", TSVECTOR, nullable=False),
+    Column("body", TSVECTOR, nullable=False),
+)
 FTS_TABLE = "expert_search_fts"  # SQLite only
+HEAD_FTS_TABLE = "expert_search_head"  # SQLite only: the head fields alone (migration 0012)
+HEAD_FIELDS: tuple[str, ...] = ("headline", "expertise", "credentials")
 _PREFIX = "expert_search_"
 
 

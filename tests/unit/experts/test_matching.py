@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import Role, User
 from expertloop.errors import NotFound, ValidationFailed
-from expertloop.experts import matching, search_index
+from expertloop.experts import matching, search_index, text_search
 from expertloop.experts.matching import MatchQuery
 from expertloop.experts.models import (
     Candidate,
@@ -368,3 +368,82 @@ def test_deactivated_experts_are_left_out_and_pages_stay_full(db: Session, opera
     )
     assert sorted(ids(page) + ids(rest)) == sorted(active) and rest.next_cursor is None
     assert sorted(run(db, operator, text="seismologist")) == sorted(active)
+
+
+def test_head_matches_rank_before_body_matches(db: Session, operator: User) -> None:
+    # The résumé repeats the word; the headline says it once: the headline still wins.
+    body = make_expert(db, headline="Developer", resume="geodesy " * 30)
+    head = make_expert(db, headline="Geodesy consultant", resume="Surveys and maps.")
+    label = make_expert(db, domains=(("medicine", "cardiology"),), resume="geodesy")
+    page = matching.search(db, operator, MatchQuery(text="geodesy"))
+    assert ids(page)[0] == head.id and set(ids(page)[1:]) == {body.id, label.id}
+    assert page.items[0].score >= text_search.HEAD_TIER > page.items[1].score
+    assert page.items[2].score >= text_search.BODY_TIER
+    # Domain labels are head too; a résumé-only word in the same profile ranks as body.
+    both = matching.search(db, operator, MatchQuery(text="cardiology or geodesy"), limit=10)
+    assert set(ids(both)[:2]) == {label.id, head.id} and ids(both)[2:] == [body.id]
+
+
+@pytest.mark.parametrize("pool", [1, 2, 3, 5, 1000])
+def test_bounded_pools_page_every_match_once(
+    db: Session, operator: User, monkeypatch: pytest.MonkeyPatch, pool: int
+) -> None:
+    monkeypatch.setattr(text_search, "POOL", pool)
+    heads = [make_expert(db, headline=f"Hydrologist {'river ' * (i % 3)}").id for i in range(5)]
+    bodies = [
+        make_expert(db, headline="Engineer", resume="hydrologist " * (i + 1)).id for i in range(4)
+    ]
+    german = make_expert(db, headline="Hydrologist", country="AT").id
+    make_expert(db, headline="Hydrologist on leave", state=VettingState.paused)
+    everyone = set(heads) | set(bodies) | {german}
+    q = MatchQuery(text="hydrologist")
+    seen: list[int] = []
+    scores: list[float] = []
+    after = None
+    for _ in range(20):
+        page = matching.search(db, operator, q, after=after, limit=2)
+        seen += ids(page)
+        scores += [i.score for i in page.items]
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    assert len(seen) == len(set(seen)) and set(seen) == everyone
+    assert scores == sorted(scores, reverse=True)  # tiers never go back up
+    assert seen == ids(matching.search(db, operator, q, limit=100))
+    if pool >= len(everyone):  # nothing left over: every match ranked, head tier first
+        assert set(seen[:6]) == set(heads) | {german}
+        assert all(s >= text_search.BODY_TIER for s in scores)
+    else:
+        assert scores[-1] == 0.0  # the rest tier, by user id
+        rest = [uid for uid, s in zip(seen, scores, strict=True) if s == 0.0]
+        assert rest == sorted(rest)
+    # The pools count only experts that pass the filters.
+    assert run(db, operator, text="hydrologist", country="AT") == [german]
+
+
+def test_rest_tier_leaves_out_deactivated_experts(
+    db: Session, operator: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text_search, "POOL", 2)
+    made = [make_expert(db, headline="Volcanologist") for _ in range(8)]
+    for user in made[3:6]:
+        user.is_active = False
+    db.flush()
+    active = [u.id for u in made if u.is_active]
+    seen: list[int] = []
+    after = None
+    for _ in range(10):
+        page = matching.search(db, operator, MatchQuery(text="volcanologist"), after=after, limit=2)
+        seen += ids(page)
+        assert len(page.items) == 2 or page.next_cursor is None
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    assert sorted(seen) == sorted(active) and len(seen) == len(active)
+
+
+def test_an_excluded_word_in_the_resume_excludes_a_head_match(db: Session, operator: User) -> None:
+    keeps = make_expert(db, headline="Supply chain lead", resume="Warehouses and freight.")
+    make_expert(db, headline="Supply chain lead", resume="Freight, then marketing.")
+    assert run(db, operator, text='"supply chain" -marketing') == [keeps.id]
+    assert text_search.has_negation("a -b") and not text_search.has_negation("e-mail")
