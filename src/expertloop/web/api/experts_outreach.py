@@ -8,6 +8,7 @@ forge it) and logs the new expert in.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from typing import IO, Annotated
@@ -71,7 +72,10 @@ def csv_lines(upload: IO[bytes], *, limit: int = MAX_CSV_BYTES) -> Iterator[str]
             details={"field": "file"},
         ) from None
     finally:
-        text.detach()
+        # Leave the upload open for its owner; it may be closed already when the generator is
+        # dropped unfinished (a refused header), which is fine.
+        with contextlib.suppress(ValueError):
+            text.detach()
 
 
 def check_upload_size(upload: UploadFile, *, limit: int = MAX_CSV_BYTES) -> None:
