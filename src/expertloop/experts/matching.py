@@ -325,6 +325,7 @@ def search(
     has_text = bool(fts_q) if dialect == "sqlite" else _has_words(session, query.text)
     filters = _filters(query, sqlite=dialect == "sqlite")
     position = decode_cursor(after, query) if after else None
+    text_search.custom_plans(session)
     if has_text:
         found = _text_page(session, query, filters, fts_q, position, limit)
     else:
