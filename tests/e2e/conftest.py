@@ -13,19 +13,24 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from expertloop.cli.demo_seed import seed_demo
 from expertloop.db import make_engine, make_session_factory, transaction, upgrade
 from expertloop.llm.hub import ModelHub
+from expertloop.settings import Settings
 from expertloop.web.app import create_app
 from tests.conftest import make_settings
 
+T = TypeVar("T")
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -155,6 +160,72 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             thread.join(timeout=15)
         if pg_name is not None and base_pg:
             _pg_teardown(base_pg, pg_name)
+
+
+@contextmanager
+def module_server(
+    tmp: Path,
+    name: str,
+    seed: Callable[[Session, Settings], T],
+    *,
+    network: bool = False,
+) -> Iterator[tuple[str, T]]:
+    """Serve an app of a test module's own: migrated, demo-seeded, then ``seed``-ed.
+
+    For tests that need data no page can make yet, or to know the data directory (``tmp``).
+    ``network`` seeds the demo's expert network too. Yields (base URL, what ``seed`` returned);
+    on PostgreSQL the database ``<NAME>_e2e_<name>`` is made here and dropped at the end.
+    """
+    base_pg = os.environ.get("EXPERTLOOP_TEST_DATABASE_URL")
+    pg_name = None
+    if base_pg:
+        pg_name = f"{make_url(base_pg).database}_e2e_{name}"
+        _pg_create(base_pg, pg_name)
+        url = make_url(base_pg).set(database=pg_name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{tmp / f'{name}.sqlite3'}"
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = make_settings(url, tmp, base_url=base_url, login_limit_per_address="1000/15minutes")
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+        with transaction(make_session_factory(engine)) as session:
+            seed_demo(
+                session=session,
+                hub=ModelHub.from_settings(settings),
+                settings=settings if network else None,
+            )
+            extra = seed(session, settings)
+    finally:
+        engine.dispose()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name=f"e2e-{name}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert server.started, f"the {name} test server did not start"
+        yield base_url, extra
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        if pg_name is not None and base_pg:
+            _pg_teardown(base_pg, pg_name)
+
+
+@contextmanager
+def page_at(browser: Any, base_url: str) -> Iterator[Any]:
+    """A fresh browser context (own cookies) at ``base_url``, 1280 x 900, 10 s timeouts."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base_url)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 # --- Browser -------------------------------------------------------------------------------

@@ -8,27 +8,18 @@ exist."""
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from expertloop.accounts.models import Role
-from expertloop.cli.demo_seed import seed_demo
-from expertloop.db import make_engine, make_session_factory, transaction, upgrade
 from expertloop.experts import interview_guides
 from expertloop.experts.models import Candidate, ExpertProfile, InvitationKind, VettingState
-from expertloop.llm.hub import ModelHub
-from expertloop.web.app import create_app
-from tests.conftest import make_settings
-from tests.e2e.conftest import SERVER_START_TIMEOUT, _free_port, _pg_create, _pg_teardown
+from tests.e2e.conftest import module_server, page_at
 from tests.e2e.test_login_roles import first_login, log_in
 from tests.factories import PASSWORD, make_user
 
@@ -69,53 +60,17 @@ def _seed_candidate(session) -> tuple[str, int]:  # type: ignore[no-untyped-def]
 def interview_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, int]]:
     """Serve a demo-seeded app with one candidate; yield (base URL, email, candidate id)."""
     tmp = tmp_path_factory.mktemp("e2e-interview")
-    base_pg = os.environ.get("EXPERTLOOP_TEST_DATABASE_URL")
-    pg_name = None
-    if base_pg:
-        pg_name = f"{make_url(base_pg).database}_e2e_interview"
-        _pg_create(base_pg, pg_name)
-        url = make_url(base_pg).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp / 'interview.sqlite3'}"
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    settings = make_settings(url, tmp, base_url=base_url, login_limit_per_address="1000/15minutes")
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
-        with transaction(make_session_factory(engine)) as session:
-            seed_demo(session=session, hub=ModelHub.from_settings(settings))
-            email, candidate_id = _seed_candidate(session)
-    finally:
-        engine.dispose()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="e2e-interview", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        assert server.started, "the interview test server did not start"
-        yield base_url, email, candidate_id
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        if pg_name is not None and base_pg:
-            _pg_teardown(base_pg, pg_name)
+    with module_server(tmp, "interview", lambda session, settings: _seed_candidate(session)) as (
+        base,
+        (email, candidate_id),
+    ):
+        yield base, email, candidate_id
 
 
 @pytest.fixture
 def ipage(browser, interview_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, base_url=interview_server[0]
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with page_at(browser, interview_server[0]) as page:
+        yield page
 
 
 def test_candidate_is_interviewed_by_the_local_model_and_the_operator_reads_it(

@@ -17,27 +17,19 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
-from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import Role
-from expertloop.cli.demo_seed import seed_demo
 from expertloop.cli.demo_work import PROJECT_NAME
-from expertloop.db import make_engine, make_session_factory, transaction, upgrade
 from expertloop.experts import interview_guides
-from expertloop.llm.hub import ModelHub
-from expertloop.web.app import create_app
-from tests.conftest import make_settings
-from tests.e2e.conftest import SERVER_START_TIMEOUT, _free_port, _pg_create, _pg_teardown
+from expertloop.settings import Settings
+from tests.e2e.conftest import module_server, page_at
 from tests.e2e.test_login_roles import first_login, log_in
 
 pytestmark = pytest.mark.browser
@@ -47,61 +39,26 @@ PASSWORD = "a-journey-password"
 BANK = Path(__file__).parents[2] / "src/expertloop/experts/banks/finance.json"
 
 
+def _journey_seed(session: Session, settings: Settings) -> Path:
+    """The interview guide asks two questions; return the data directory (where mail goes)."""
+    guide = interview_guides.ensure_default(session)
+    assert guide.endpoint_id is not None  # the demo's local model interviews
+    guide.question_count = 2
+    return settings.data_dir
+
+
 @pytest.fixture(scope="module")
 def journey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """Serve the demo with its expert network; yield (base URL, data directory)."""
     tmp = tmp_path_factory.mktemp("e2e-journey")
-    base_pg = os.environ.get("EXPERTLOOP_TEST_DATABASE_URL")
-    pg_name = None
-    if base_pg:
-        pg_name = f"{make_url(base_pg).database}_e2e_journey"
-        _pg_create(base_pg, pg_name)
-        url = make_url(base_pg).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp / 'journey.sqlite3'}"
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    settings = make_settings(url, tmp, base_url=base_url, login_limit_per_address="1000/15minutes")
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
-        with transaction(make_session_factory(engine)) as session:
-            assert seed_demo(
-                session=session, hub=ModelHub.from_settings(settings), settings=settings
-            )
-            guide = interview_guides.ensure_default(session)
-            assert guide.endpoint_id is not None  # the demo's local model interviews
-            guide.question_count = 2
-    finally:
-        engine.dispose()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="e2e-journey", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        assert server.started, "the journey test server did not start"
-        yield base_url, tmp
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        if pg_name is not None and base_pg:
-            _pg_teardown(base_pg, pg_name)
+    with module_server(tmp, "journey", _journey_seed, network=True) as (base, extra):
+        yield base, extra
 
 
 @pytest.fixture
 def jpage(browser, journey_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, base_url=journey_server[0]
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with page_at(browser, journey_server[0]) as page:
+        yield page
 
 
 def _link_from_mail(data_dir: Path, address: str) -> str:

@@ -7,20 +7,13 @@ candidate before the outreach pages exist."""
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
-from sqlalchemy.engine import make_url
 
 from expertloop.accounts.models import Role
-from expertloop.cli.demo_seed import seed_demo
-from expertloop.db import make_engine, make_session_factory, transaction, upgrade
 from expertloop.experts.models import (
     Candidate,
     ExpertProfile,
@@ -28,10 +21,7 @@ from expertloop.experts.models import (
     VettingState,
     VettingTransition,
 )
-from expertloop.llm.hub import ModelHub
-from expertloop.web.app import create_app
-from tests.conftest import make_settings
-from tests.e2e.conftest import SERVER_START_TIMEOUT, _free_port, _pg_create, _pg_teardown
+from tests.e2e.conftest import module_server, page_at
 from tests.e2e.test_login_roles import first_login, log_in
 from tests.factories import PASSWORD, make_user
 
@@ -87,53 +77,15 @@ def _seed(session) -> int:  # type: ignore[no-untyped-def]
 def vetting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """Serve a demo-seeded app with three candidates; yield (base URL, Ada's candidate id)."""
     tmp = tmp_path_factory.mktemp("e2e-vetting")
-    base_pg = os.environ.get("EXPERTLOOP_TEST_DATABASE_URL")
-    pg_name = None
-    if base_pg:
-        pg_name = f"{make_url(base_pg).database}_e2e_vetting"
-        _pg_create(base_pg, pg_name)
-        url = make_url(base_pg).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp / 'vetting.sqlite3'}"
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    settings = make_settings(url, tmp, base_url=base_url, login_limit_per_address="1000/15minutes")
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
-        with transaction(make_session_factory(engine)) as session:
-            seed_demo(session=session, hub=ModelHub.from_settings(settings))
-            ada_id = _seed(session)
-    finally:
-        engine.dispose()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="e2e-vetting", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        assert server.started, "the vetting test server did not start"
-        yield base_url, ada_id
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        if pg_name is not None and base_pg:
-            _pg_teardown(base_pg, pg_name)
+    served = module_server(tmp, "vetting", lambda session, _settings: _seed(session))
+    with served as (base, extra):
+        yield base, extra
 
 
 @pytest.fixture
 def vpage(browser, vetting_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, base_url=vetting_server[0]
-    )
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with page_at(browser, vetting_server[0]) as page:
+        yield page
 
 
 def test_operator_decides_in_place_and_the_candidate_reads_it(
