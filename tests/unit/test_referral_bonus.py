@@ -281,6 +281,18 @@ def test_a_referrer_who_no_longer_earns_is_skipped_until_they_do(net: Net) -> No
     assert len(net.evaluate(sunday(1))) == 1
 
 
+def test_a_deactivated_referrer_is_paid_only_once_active_again(net: Net) -> None:
+    ada, _ = net.referred("Ada Lovelace")
+    net.work(ada, 0, 10 * 60, project=None)
+    net.w.expert_a.is_active = False
+    net.db.flush()
+    assert net.evaluate(sunday(1)) == []
+    net.w.expert_a.is_active = True
+    net.db.flush()
+    assert len(net.evaluate(sunday(1))) == 1
+    assert net.evaluate(sunday(2)) == []
+
+
 def test_the_bonus_is_on_the_referrers_statement_naming_the_expert(net: Net) -> None:
     ada, _ = net.referred("Ada Lovelace")
     net.work(ada, 0, 10 * 60, project=None)

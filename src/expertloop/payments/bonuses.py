@@ -108,7 +108,8 @@ def _referral(session: Session, rule: BonusRule, until: dt.date, completed: bool
 
     Only approved weeks over by ``until`` count (the capped, paid time); the bonus is dated the
     Sunday of the week that reached N. The referrer need not be staffed on the project (the
-    project's client pays for the expert its work brought in), but must be an expert or reviewer.
+    project's client pays for the expert its work brought in), but must be an active expert or
+    reviewer.
     """
     minimum = int(rule.params.get("min_hours", 1)) * 3600
     referrals = referral_ledger.referred_experts(session)
@@ -130,7 +131,9 @@ def _referral(session: Session, rule: BonusRule, until: dt.date, completed: bool
             continue
         referrer = session.get(User, referral.referrer_user_id)
         referred = session.get(User, referral.referred_user_id)
-        if referrer is None or referred is None or not earns(referrer):
+        # A deactivated referrer is not paid while deactivated; a later evaluation pays them
+        # once they are active again (the bonus was never posted).
+        if referrer is None or referred is None or not earns(referrer) or not referrer.is_active:
             continue
         label = f"Referral bonus: {' '.join(referred.name.split()) or 'an expert you referred'}"
         out.append(
