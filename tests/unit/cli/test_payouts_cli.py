@@ -17,6 +17,7 @@ from expertloop.accounts import users as users_uc
 from expertloop.accounts.models import User
 from expertloop.cli import common
 from expertloop.cli.common import db_session
+from expertloop.cli.demo_network import WORK_SAMPLE_HOURLY_MINOR, WORK_SAMPLE_PROJECT
 from expertloop.cli.main import app
 from expertloop.payments import payouts, timesheets
 from expertloop.payments.models import LedgerTransaction, Payout, PayoutRun
@@ -53,11 +54,9 @@ def _user(session: Session, email: str) -> User:
     return user
 
 
-def _project_id() -> int:
+def _project_id(name: str = "Finance agent evaluation") -> int:
     with db_session() as session:
-        project_id = session.scalar(
-            select(Project.id).where(Project.name == "Finance agent evaluation")
-        )
+        project_id = session.scalar(select(Project.id).where(Project.name == name))
     assert project_id is not None
     return project_id
 
@@ -139,7 +138,9 @@ def test_rates_set_and_list(demo_env: Path) -> None:
         (None, project_id, "USD", 120050),  # newest effective date first
         (KENJI, None, "EUR", 9000),
         (AMIRA, project_id, "USD", 18733),
-        # The demo's base rates from the start of the year.
+        # The demo's rates from the start of the year, newest first: the network's work-sample
+        # project (every candidate there), then the staff's base rates.
+        (None, _project_id(WORK_SAMPLE_PROJECT), "USD", WORK_SAMPLE_HOURLY_MINOR),
         ("rosa@experts.expertloop.org", None, "USD", 22000),
         (KENJI, None, "USD", 18500),
         (AMIRA, None, "USD", 18500),

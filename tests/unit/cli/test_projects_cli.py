@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from expertloop.cli.demo_work import PROJECT_NAME
 from expertloop.cli.main import app
 from expertloop.settings import get_settings
 
@@ -82,8 +83,13 @@ def test_staff_errors_are_clear(demo_env: Path) -> None:
     assert "is not an active operator" in bad_actor.output
 
 
+def _demo_project() -> dict[str, object]:
+    listed = json.loads(runner.invoke(app, ["projects", "list", "--json"]).output)
+    return next(p for p in listed if p["name"] == PROJECT_NAME)
+
+
 def test_staff_changes_the_role_of_someone_already_on_the_project(demo_env: Path) -> None:
-    project = json.loads(runner.invoke(app, ["projects", "list", "--json"]).output)[0]
+    project = _demo_project()
     args = ["--project", str(project["id"]), "--email", "rosa@experts.expertloop.org"]
     back = runner.invoke(app, ["projects", "staff", *args, "--role", "reviewer"])
     assert back.exit_code == 0, back.output
@@ -97,7 +103,7 @@ def test_staff_changes_the_role_of_someone_already_on_the_project(demo_env: Path
 def test_staff_without_a_role_never_changes_someone_already_on_the_project(
     demo_env: Path,
 ) -> None:
-    project = json.loads(runner.invoke(app, ["projects", "list", "--json"]).output)[0]
+    project = _demo_project()
     args = ["--project", str(project["id"]), "--email", "rosa@experts.expertloop.org"]
     again = runner.invoke(app, ["projects", "staff", *args])  # Rosa leads: no --role, no change
     assert again.exit_code == 1 and "already staffed" in again.output
