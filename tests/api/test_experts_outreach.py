@@ -367,7 +367,7 @@ def test_referrals(world: World, login_as: Any, db: Session, settings: Settings)
     expert = login_as(world.expert_a)  # made by an operator: approved
     r = expert.post("/api/v1/me/referrals", json={"email": "peer.api@example.org", "name": "Peer"})
     assert r.status_code == 201, r.text
-    assert r.json()["outcome"] == "invited" and "link" not in r.json()
+    assert r.json()["outcome"] == "sent" and "link" not in r.json()
     candidate = db.scalar(select(Candidate).where(Candidate.email == "peer.api@example.org"))
     assert candidate is not None and candidate.referrer_user_id == world.expert_a.id
     assert len(mails_to(settings, "peer.api@example.org")) == 1
@@ -378,6 +378,13 @@ def test_referrals(world: World, login_as: Any, db: Session, settings: Settings)
     ]
     bad = expert.post("/api/v1/me/referrals", json={"email": "nope"})
     assert bad.status_code == 422
+    # Known addresses (an account, a candidate) look alike: one outcome, one message.
+    known = [
+        expert.post("/api/v1/me/referrals", json={"email": address}).json()
+        for address in (world.client_a.email, "peer.api@example.org")
+    ]
+    assert known[0] == known[1] | {"email": world.client_a.email}
+    assert known[0]["outcome"] == "known" and not known[0]["mailed"]
     page = expert.get("/refer")
     assert page.status_code == 200 and "peer.api@example.org" in page.text
     sent = expert.post("/refer", data={"email": "peer.page@example.org"})

@@ -269,9 +269,14 @@ def invite(
     kind: InvitationKind = InvitationKind.operator,
     referrer: User | None = None,
     resend: bool = False,
+    create_only: bool = False,
     ip: str | None = None,
 ) -> InviteResult:
     """Invite one address (idempotent on it, see the module's docstring); never raises for input.
+
+    With ``create_only`` only a new address is invited: an address with a candidate already gets
+    nothing (``already_invited`` or ``in_pipeline``), never a fresh link (referrals use it, so an
+    expert cannot undo an operator's revocation).
 
     ``actor`` is an operator (None: a trusted caller such as the CLI or the demo seed) or, for
     ``kind=referral``, the referring expert (``referrer``; see ``experts.referrals``). Bad input
@@ -321,6 +326,13 @@ def invite(
             outcome=Outcome.in_pipeline,
             message=f"Already in the pipeline ({candidate.state.value.replace('_', ' ')}); "
             "nothing was sent.",
+            candidate_id=candidate.id,
+        )
+    elif create_only:
+        return InviteResult(
+            email=address,
+            outcome=Outcome.already_invited,
+            message="Already invited; nothing was sent.",
             candidate_id=candidate.id,
         )
     else:

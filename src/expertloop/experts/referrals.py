@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from expertloop.accounts.models import Role, User
 from expertloop.errors import Conflict, NotFound
 from expertloop.experts import pipeline
-from expertloop.experts.invitations import InviteResult, Outcome, invite
+from expertloop.experts.invitations import Outcome, invite
 from expertloop.experts.models import Candidate, InvitationKind, VettingState
 from expertloop.mail import Mailer
 from expertloop.settings import Settings
@@ -52,6 +53,27 @@ def pending_count(session: Session, user_id: int) -> int:
     )
 
 
+PublicOutcome = Literal["sent", "known", "failed"]
+KNOWN_MESSAGE = "This address is known to us already; no invitation was sent."
+
+
+@dataclass
+class ReferralResult:
+    """What referring one address did, as the referrer may see it.
+
+    ``outcome`` is ``sent`` (a new address: invited, mailed), ``known`` (an address we have
+    already in any way: invited, in the pipeline, with an account; one message for all, so a
+    referrer cannot tell which) or ``failed`` (bad input). ``candidate_id`` is set only when
+    sent (the referrer's own referral); the link is never here (mail only).
+    """
+
+    email: str
+    outcome: PublicOutcome
+    message: str
+    mailed: bool = False
+    candidate_id: int | None = None
+
+
 def refer(
     session: Session,
     *,
@@ -61,11 +83,13 @@ def refer(
     name: str = "",
     mailer: Mailer | None = None,
     ip: str | None = None,
-) -> InviteResult:
+) -> ReferralResult:
     """Invite a peer as ``actor``'s referral; the result never carries the link (mail only).
 
     Refused (``NotFound``) unless the actor may refer; ``Conflict`` at ``MAX_PENDING`` waiting
-    referrals. An address already known is reported as such, and not attributed to the actor.
+    referrals. Only a new address is invited: any address already known is reported ``known``
+    (the same message whatever we know), gets no mail or fresh link, and is not attributed to
+    the actor.
     """
     if not can_refer(session, actor):
         raise NotFound("Only approved experts refer peers.")
@@ -86,15 +110,21 @@ def refer(
         mailer=mailer,
         kind=InvitationKind.referral,
         referrer=actor,
+        create_only=True,
         ip=ip,
     )
-    if result.outcome in (Outcome.already_invited, Outcome.in_pipeline, Outcome.has_account):
-        result.message = "This address is known to us already; no invitation was sent."
-        result.candidate_id = None
-        result.invitation_id = None
-        result.expires_at = None
-    result.link = None  # the referrer's peer gets the link by mail, never the referrer
-    return result
+    if result.outcome == Outcome.failed:
+        return ReferralResult(email=result.email, outcome="failed", message=result.message)
+    if result.outcome == Outcome.invited:
+        message = "Invitation sent." if result.mailed else "Invited; the mail could not be sent."
+        return ReferralResult(
+            email=result.email,
+            outcome="sent",
+            message=message,
+            mailed=result.mailed,
+            candidate_id=result.candidate_id,
+        )
+    return ReferralResult(email=result.email, outcome="known", message=KNOWN_MESSAGE)
 
 
 @dataclass(frozen=True)

@@ -900,7 +900,7 @@ class ReferralResultOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     email: str
-    outcome: str
+    outcome: Literal["sent", "known", "failed"]
     message: str
     mailed: bool
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from expertloop.accounts.models import OrganisationKind, Role, User
@@ -481,7 +481,7 @@ def test_an_approved_expert_refers_a_peer(db: Session, settings: Settings, outbo
     result = referrals.refer(
         db, actor=expert, email="peer@example.org", name="Pia", settings=settings, mailer=outbox
     )
-    assert result.outcome == Outcome.invited and result.link is None  # mailed, never shown
+    assert result.outcome == "sent" and not hasattr(result, "link")  # mailed, never shown
     candidate = db.scalar(select(Candidate).where(Candidate.email == "peer@example.org"))
     assert candidate is not None
     assert candidate.referrer_user_id == expert.id and candidate.source == InvitationKind.referral
@@ -501,14 +501,52 @@ def test_an_approved_expert_refers_a_peer(db: Session, settings: Settings, outbo
     known = referrals.refer(
         db, actor=other, email="peer@example.org", settings=settings, mailer=outbox
     )
-    assert (
-        known.outcome == Outcome.in_pipeline
-        and "known" in known.message
-        and known.candidate_id is None
-    )
+    assert known.outcome == "known" and "known" in known.message and known.candidate_id is None
     db.refresh(candidate)
     assert candidate.referrer_user_id == expert.id
     assert referrals.my_referrals(db, actor=other) == []
+
+
+def test_a_referrer_learns_nothing_about_a_known_address_and_cannot_revive_its_link(
+    db: Session, operator: User, settings: Settings, outbox: Outbox
+) -> None:
+    """Every known address answers the same ``known``; a lapsed or revoked link stays dead."""
+    expert = make_user(db, Role.expert)
+    client = make_user(db, Role.client)
+    applied = make_candidate(db, S.applied)
+    live = invitations.invite(
+        db, actor=operator, email="live@example.org", settings=settings, mailer=outbox
+    )
+    revoked = invitations.invite(
+        db, actor=operator, email="revoked@example.org", settings=settings, mailer=outbox
+    )
+    invitations.revoke(db, actor=operator, invitation_id=revoked.invitation_id or 0)
+    expired = invitations.invite(
+        db, actor=operator, email="expired@example.org", settings=settings, mailer=outbox
+    )
+    lapsed = db.get(Invitation, expired.invitation_id)
+    assert lapsed is not None
+    lapsed.expires_at = utcnow() - dt.timedelta(minutes=1)
+    db.flush()
+    links = db.scalar(select(func.count()).select_from(Invitation))
+    mails = len(outbox.sent)
+    results = [
+        referrals.refer(db, actor=expert, email=address, settings=settings, mailer=outbox)
+        for address in (
+            client.email,
+            applied.email,
+            "live@example.org",
+            "revoked@example.org",
+            "expired@example.org",
+        )
+    ]
+    assert {(r.outcome, r.message, r.mailed, r.candidate_id) for r in results} == {
+        ("known", referrals.KNOWN_MESSAGE, False, None)
+    }
+    assert len(outbox.sent) == mails  # no mail, no fresh link for anyone
+    assert db.scalar(select(func.count()).select_from(Invitation)) == links
+    assert live.outcome == Outcome.invited
+    assert referrals.my_referrals(db, actor=expert) == []
 
 
 def test_only_approved_experts_refer_and_a_cap_holds(

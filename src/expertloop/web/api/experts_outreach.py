@@ -366,6 +366,6 @@ def refer(
         db, actor=user, email=body.email, name=body.name, settings=settings,
         mailer=mailer_from_settings(settings), ip=ip,
     )  # fmt: skip
-    if result.outcome == invitations.Outcome.failed:
+    if result.outcome == "failed":
         raise ValidationFailed(result.message, details={"field": "email"})
     return ReferralResultOut.model_validate(result)

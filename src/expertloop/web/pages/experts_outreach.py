@@ -429,7 +429,7 @@ def refer_submit(
             request, db, user, status_for(exc), error=exc.message,
             form={"email": email, "name": name},
         )  # fmt: skip
-    if result.outcome == invitations.Outcome.failed:
+    if result.outcome == "failed":
         return _refer_page(
             request, db, user, 422, error=result.message, form={"email": email, "name": name}
         )
