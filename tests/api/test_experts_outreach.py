@@ -520,3 +520,37 @@ def test_cli_invite_addresses_and_csv(cli_db: Any) -> None:
     latin.write_bytes("email\nj\xf6rg@example.org\n".encode("latin-1"))
     bad = runner.invoke(app, ["experts", "invite", "--csv", str(latin)])
     assert bad.exit_code == 1 and "UTF-8" in bad.output and "Traceback" not in bad.output
+
+
+def test_profile_page_refuses_huge_or_odd_numbers_without_crashing(
+    world: World, login_as: Any
+) -> None:
+    """A rate in exponent notation or too long, or a Unicode-digit version, is a 422, never 500."""
+    expert = login_as(world.expert_a)
+    base = {
+        "expertise": "law:tax_law", "headline": "Tax adviser", "country": "PT",
+        "time_zone": "Europe/Lisbon", "language": ["pt"], "level": ["native"],
+    }  # fmt: skip
+    for rate in ("1e400", "9e999999", "1E2", "12345678901234567890", "NaN", "-5"):
+        page = expert.post("/profile", data={**base, "rate": rate})
+        assert page.status_code == 422, (rate, page.status_code)
+        assert 'data-testid="error-rate"' in page.text
+    too_much = expert.post("/profile", data={**base, "rate": "999999999999999"})
+    assert too_much.status_code == 422 and "999999999999999.00" in too_much.text
+    odd = expert.post(
+        "/profile", data={**base, "rate": "85.50", "version": "²"}, follow_redirects=False
+    )
+    assert odd.status_code in (303, 409), odd.text
+
+
+def test_rate_form_values_are_exact() -> None:
+    from expertloop.web.pages import experts_outreach as pages
+
+    errors: dict[str, str] = {}
+    assert pages._rate("85.505", "USD", errors) == 8551 and not errors
+    assert pages._rate("1,200", "JPY", errors) == 1200 and not errors
+    assert pages._rate("1e400", "USD", errors) is None and "rate" in errors
+    data = pages.profiles.ProfileData(rate_minor=10**20 + 1, rate_currency="USD")
+    assert pages._values(data)["rate"] == "1000000000000000000.01"
+    assert pages._version("²") is None and pages._version("9" * 5000) is None
+    assert pages._version(" 3 ") == 3

@@ -5,6 +5,7 @@ revoke a candidate's links; the public join page (``/join/{token}``); the expert
 from __future__ import annotations
 
 import decimal
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -69,20 +70,36 @@ def _int(raw: str, field: str, label: str, errors: dict[str, str]) -> int:
         return 0
 
 
+RATE_PATTERN = re.compile(r"[0-9]{1,15}(?:\.[0-9]{0,6})?|\.[0-9]{1,6}", re.ASCII)
+
+
+def _version(raw: str) -> int | None:
+    """Return the form's profile version, None when it is not a plain (ASCII) whole number."""
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    try:
+        return int(raw)
+    except ValueError:  # longer than Python converts
+        return None
+
+
 def _rate(raw: str, currency: str, errors: dict[str, str]) -> int | None:
+    """Return the typed rate in minor units: plain digits and a point only (no exponent), so a
+    rate like ``1e400`` is refused instead of overflowing; the profile bounds the value."""
     raw = raw.strip().replace(",", "")
     if not raw:
         return None
+    if not RATE_PATTERN.fullmatch(raw):
+        errors["rate"] = "The desired rate is a number, e.g. 85 or 85.50."
+        return None
     try:
         amount = decimal.Decimal(raw)
-    except decimal.InvalidOperation:
+        digits = minor_digits(currency.strip().upper() or "USD")
+        return int(amount.scaleb(digits).to_integral_value(decimal.ROUND_HALF_UP))
+    except (decimal.DecimalException, ValueError, OverflowError):
         errors["rate"] = "The desired rate is a number, e.g. 85 or 85.50."
         return None
-    if not amount.is_finite() or amount < 0:
-        errors["rate"] = "The desired rate is a number, e.g. 85 or 85.50."
-        return None
-    digits = minor_digits(currency.strip().upper() or "USD")
-    return int((amount * (10**digits)).to_integral_value(decimal.ROUND_HALF_UP))
 
 
 def profile_from_form(
@@ -128,7 +145,11 @@ def profile_from_form(
 def _values(data: profiles.ProfileData, **extra: str) -> dict[str, Any]:
     """Return the form's values to show again (what was typed, or what is stored)."""
     digits = minor_digits(data.rate_currency or "USD")
-    rate = "" if data.rate_minor is None else f"{data.rate_minor / 10**digits:.{digits}f}"
+    rate = (
+        ""
+        if data.rate_minor is None
+        else f"{decimal.Decimal(data.rate_minor).scaleb(-digits):.{digits}f}"
+    )
     return {
         "expertise": [f"{d}:{s}" for d, s in data.domains],
         "headline": data.headline,
@@ -368,7 +389,7 @@ def profile_save(
                 actor=user,
                 user_id=user.id,
                 data=data,
-                expected_version=int(version) if version.strip().isdigit() else None,
+                expected_version=_version(version),
                 extra_file=settings.expert_taxonomy_file,
                 ip=ip,
             )
