@@ -369,3 +369,33 @@ def test_the_page_works_without_javascript(login_as, db: Session, world: World) 
         by_text["What is 70 / 1.75², to one decimal?"].id: 2,
         by_text["Explain sensitivity to a patient."].id: None,
     }
+
+
+def test_a_failed_attempt_reveals_no_key_or_explanation(
+    login_as, db: Session, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    make_bank(db, pass_percent=70)
+    user, candidate = assessment_candidate(db)
+    db.commit()
+    me = login_as(user)
+    op = login_as(world.operator)
+    assert me.post("/api/v1/me/assessment/start").status_code == 200
+    done = me.post("/api/v1/me/assessment/submit")  # empty: graded at once, 0 points
+    assert done.status_code == 200 and done.json()["status"] == "graded"
+    assert done.json()["passed"] is False
+    for text in (done.text, me.get("/api/v1/me/assessment").text):
+        for secret in SECRETS:
+            assert secret not in text
+        keys = re.findall(
+            r'"(correct_choice|correct_number|tolerance|explanation)":\s*([^,}]+)', text
+        )
+        assert keys and all(v.strip() == "null" for _k, v in keys), keys
+    items = me.get("/api/v1/me/assessment").json()["current"]["items"]
+    assert all(i["revealed"] is True and i["awarded"] == 0 for i in items)
+    page = me.get("/assessments").text
+    assert "0 of 6 points" in page and 'data-testid="key-withheld"' in page
+    for secret in SECRETS:
+        assert secret not in page
+    # The operator sees the key.
+    attempts = op.get(f"/api/v1/candidates/{candidate.id}/assessments").json()
+    assert {i["explanation"] for i in attempts[0]["items"]} == set(SECRETS)

@@ -14,7 +14,10 @@ thrown away, the operator sees it ran out of time.
 Grading: choice and numeric answers are graded when the attempt closes; free-text answers wait
 for an operator (status ``submitted`` or ``expired`` with no ``graded_at``). When the last one is
 graded the attempt is ``graded``: score, max score, passed (score * 100 >= pass mark * max score)
-and the operator's feedback. The candidate sees the correct answers and explanations only then.
+and the operator's feedback. The candidate then sees the score, pass or fail, the feedback and
+per question the points and the grader's note; the correct answers and explanations only when the
+attempt passed (a candidate who did not pass retakes, and the next draw overlaps the last one).
+Operators always see everything. A new attempt is refused while the last one waits for grading.
 Grading never moves the candidate in the pipeline: an operator decides on the candidate page.
 """
 
@@ -111,7 +114,8 @@ def passed(score: int, max_score: int, pass_percent: int) -> bool:
 
 @dataclass(frozen=True)
 class Item:
-    """One drawn question with the candidate's answer; the key only when ``revealed``."""
+    """One drawn question with the candidate's answer; the grades when ``revealed``, the key
+    (correct answer, tolerance, explanation) only when ``key_shown``."""
 
     number: int
     question_id: int
@@ -126,6 +130,8 @@ class Item:
     answered: bool
     # Revealed (graded, or to an operator):
     revealed: bool
+    # The key (a passed attempt, or to an operator):
+    key_shown: bool
     correct_choice: int | None
     correct_number: float | None
     tolerance: float | None
@@ -141,7 +147,8 @@ class Item:
 
 @dataclass(frozen=True)
 class AttemptView:
-    """An attempt as its candidate (``revealed`` once graded) or an operator (always) sees it."""
+    """An attempt as its candidate (``revealed`` once graded, ``key_shown`` once passed) or an
+    operator (always both) sees it."""
 
     attempt: AssessmentAttempt
     candidate_id: int
@@ -150,6 +157,7 @@ class AttemptView:
     pass_percent: int
     items: list[Item]
     revealed: bool
+    key_shown: bool
     now: dt.datetime
 
     @property
@@ -249,7 +257,13 @@ def _questions(session: Session, attempt: AssessmentAttempt) -> list[AssessmentQ
 
 
 def _item(
-    n: int, q: AssessmentQuestion, a: AssessmentAnswer | None, *, reveal: bool, closed: bool
+    n: int,
+    q: AssessmentQuestion,
+    a: AssessmentAnswer | None,
+    *,
+    reveal: bool,
+    key: bool,
+    closed: bool,
 ) -> Item:
     answered = a is not None and (
         a.choice is not None or a.number is not None or bool(a.text.strip())
@@ -272,14 +286,15 @@ def _item(
         answer_text=a.text if a is not None else "",
         answered=answered,
         revealed=reveal,
+        key_shown=key,
         correct_choice=(
             int(q.answer)
-            if reveal and q.kind == QuestionKind.choice and q.answer is not None
+            if key and q.kind == QuestionKind.choice and q.answer is not None
             else None
         ),
-        correct_number=q.answer if reveal and q.kind == QuestionKind.numeric else None,
-        tolerance=q.tolerance if reveal and q.kind == QuestionKind.numeric else None,
-        explanation=q.explanation if reveal else None,
+        correct_number=q.answer if key and q.kind == QuestionKind.numeric else None,
+        tolerance=q.tolerance if key and q.kind == QuestionKind.numeric else None,
+        explanation=q.explanation if key else None,
         awarded=awarded,
         grader_note=(a.grader_note if a is not None else "") if reveal else None,
     )
@@ -294,11 +309,14 @@ def _view(
 ) -> AttemptView:
     bank = session.get(AssessmentBank, attempt.bank_id)
     assert bank is not None  # banks are never deleted
-    reveal = operator or attempt.status == AttemptStatus.graded
+    graded = attempt.status == AttemptStatus.graded
+    reveal = operator or graded
+    # The key only to a candidate who passed: one who did not retakes, and would know the answers.
+    key = operator or (graded and attempt.passed is True)
     closed = attempt.status != AttemptStatus.in_progress
     answers = _answers(session, attempt.id)
     items = [
-        _item(n, q, answers.get(q.id), reveal=reveal, closed=closed)
+        _item(n, q, answers.get(q.id), reveal=reveal, key=key, closed=closed)
         for n, q in enumerate(_questions(session, attempt), start=1)
     ]
     return AttemptView(
@@ -309,6 +327,7 @@ def _view(
         pass_percent=bank.pass_percent,
         items=items,
         revealed=reveal,
+        key_shown=key,
         now=now or utcnow(),
     )
 
@@ -482,6 +501,13 @@ def _blocked(
         is None
     ):
         return ("The assessment for your domain has no questions yet; try again later.", None)
+    latest = _latest(session, candidate.id)
+    if latest is not None and latest.status in WAITING and latest.graded_at is None:
+        return (
+            "Your last attempt is still being graded. You can take the assessment again once "
+            "an operator has graded it and the pause after it has passed.",
+            cooldown_ends(session, candidate, bank),
+        )
     opens = cooldown_ends(session, candidate, bank)
     if opens is not None and now < opens:
         return (

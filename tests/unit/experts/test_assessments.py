@@ -469,3 +469,45 @@ def test_grading_an_open_attempt_is_refused(db: Session) -> None:
     view = assessments.start(db, actor=user, now=utcnow())
     with pytest.raises(Conflict):
         assessments.grade(db, actor=operator, attempt_id=view.id, grades=[])
+
+
+def test_a_failed_attempt_shows_the_grades_but_never_the_key(db: Session) -> None:
+    make_bank(db, pass_percent=70)
+    operator = make_user(db, Role.operator)
+    user, candidate = assessment_candidate(db)
+    assessments.start(db, actor=user, now=T0)
+    # Submitted empty: graded at once with 0, below the pass mark.
+    done = assessments.submit(db, actor=user, now=T0 + dt.timedelta(minutes=1))
+    assert done.status == AttemptStatus.graded and done.attempt.passed is False
+    mine = assessments.mine(db, actor=user, now=T0 + dt.timedelta(minutes=2))
+    for v in (done, mine.current):
+        assert v is not None and v.revealed and not v.key_shown
+        for item in v.items:
+            assert item.awarded == 0 and item.grader_note == ""
+            assert item.correct_choice is None and item.correct_number is None
+            assert item.tolerance is None and item.explanation is None
+    own = assessments.get_attempt(db, actor=user, attempt_id=done.id, now=T0)
+    assert not own.key_shown and all(i.explanation is None for i in own.items)
+    # The operator always sees the key.
+    op = assessments.for_candidate(db, actor=operator, candidate_id=candidate.id, now=T0)[0]
+    assert op.key_shown and all(i.explanation for i in op.items)
+
+
+def test_no_new_attempt_while_the_last_one_waits_for_grading(db: Session) -> None:
+    make_bank(db, cooldown_hours=1)
+    operator = make_user(db, Role.operator)
+    user, _ = assessment_candidate(db)
+    view = assessments.start(db, actor=user, now=T0)
+    _answer_all_right(db, user, view)
+    assessments.submit(db, actor=user, now=T0 + dt.timedelta(minutes=2))
+    later = T0 + dt.timedelta(hours=5)  # the cool-down is long over
+    with pytest.raises(Conflict) as info:
+        assessments.start(db, actor=user, now=later)
+    assert "still being graded" in info.value.message
+    mine = assessments.mine(db, actor=user, now=later)
+    assert not mine.can_start and mine.blocked is not None and "graded" in mine.blocked
+    op = assessments.for_candidate(db, actor=operator, candidate_id=mine.candidate_id, now=T0)[0]
+    free = next(i for i in op.items if i.kind == QuestionKind.free_text)
+    assert free.answer_id is not None
+    assessments.grade(db, actor=operator, attempt_id=view.id, grades=[Grade(free.answer_id, 0)])
+    assert assessments.start(db, actor=user, now=later).status == AttemptStatus.in_progress
