@@ -5,8 +5,11 @@ tolerance, free text graded by an operator).
 The shipped banks live in ``experts/banks/*.json``; ``install`` puts them in the database and is
 idempotent: a bank is found by its domain (its rules are set only when it is created, so an
 operator's changes stay), a question by its bank and text (its content is brought up to date, its
-``active`` flag is left as an operator set it). Operators list banks and add, edit or deactivate
-questions; a question is never deleted, because attempts keep pointing at it.
+``active`` flag is left as an operator set it; a question any attempt drew is left as it is).
+Operators list banks and add, edit or deactivate questions; a question is never deleted, because
+attempts keep pointing at it. Once an attempt drew a question, what grades it (kind, choices,
+answer, tolerance, points) is fixed: changing it is refused (deactivate it and add a new one);
+its text and explanation may still be corrected.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from expertloop.accounts.models import User
 from expertloop.errors import Conflict, NotFound, ValidationFailed
 from expertloop.events import emit
 from expertloop.experts import events, policies, taxonomy
-from expertloop.experts.models import AssessmentBank, AssessmentQuestion, QuestionKind
+from expertloop.experts.models import (
+    AssessmentAttempt,
+    AssessmentBank,
+    AssessmentQuestion,
+    QuestionKind,
+)
 from expertloop.text import clean
 
 BANK_DIR = Path(__file__).parent / "banks"
@@ -204,6 +212,16 @@ class InstallReport:
 
 
 _CONTENT = ("kind", "choices", "answer", "tolerance", "points", "explanation")
+# What grades a question: fixed once an attempt drew it.
+_GRADING = ("kind", "choices", "answer", "tolerance", "points")
+
+
+def drawn_ids(session: Session, bank_id: int) -> set[int]:
+    """The ids of the bank's questions that any attempt drew."""
+    rows = session.scalars(
+        select(AssessmentAttempt.question_ids).where(AssessmentAttempt.bank_id == bank_id)
+    )
+    return {int(i) for ids in rows for i in (ids or [])}
 
 
 def install(session: Session, *, directory: Path | None = None) -> InstallReport:
@@ -218,6 +236,7 @@ def install(session: Session, *, directory: Path | None = None) -> InstallReport
             session.flush()
             banks_created += 1
         names.append(spec.domain)
+        drawn = drawn_ids(session, bank.id)
         existing = {
             q.text: q
             for q in session.scalars(
@@ -230,6 +249,8 @@ def install(session: Session, *, directory: Path | None = None) -> InstallReport
                 session.add(_new_question(bank.id, draft))
                 created += 1
                 continue
+            if row.id in drawn:
+                continue  # attempts are graded against it: left as it is
             if any(getattr(row, name) != getattr(draft, name) for name in _CONTENT):
                 for name in _CONTENT:
                     setattr(row, name, getattr(draft, name))
@@ -457,13 +478,21 @@ def update_question(
 ) -> AssessmentQuestion:
     """Change a question (any of the draft's fields; ``active`` False takes it out of new draws).
 
-    Attempts that drew it are graded against the question as it is when they are graded.
+    Once an attempt drew it, a change of what grades it (kind, choices, answer, tolerance,
+    points) is refused (``Conflict``); the text and explanation may still be corrected.
     """
     row = get_question(session, actor=actor, question_id=question_id)
     unknown = set(changes) - set(QuestionDraft.__dataclass_fields__)
     if unknown:
         raise ValidationFailed("Unknown field.", details={"field": sorted(unknown)[0]})
     draft = check_question(replace(draft_of(row), **changes))
+    grading = [n for n in _GRADING if getattr(draft, n) != getattr(draft_of(row), n)]
+    if grading and row.id in drawn_ids(session, row.bank_id):
+        raise Conflict(
+            "Attempts drew this question, so what grades it (its kind, choices, answer, "
+            "tolerance or points) cannot change: deactivate it and add a new one.",
+            details={"question_id": row.id, "field": grading[0]},
+        )
     _unique_text(session, row.bank_id, draft.text, row.id)
     for name in ("text", *_CONTENT, "active"):
         setattr(row, name, getattr(draft, name))

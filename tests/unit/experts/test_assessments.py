@@ -511,3 +511,56 @@ def test_no_new_attempt_while_the_last_one_waits_for_grading(db: Session) -> Non
     assert free.answer_id is not None
     assessments.grade(db, actor=operator, attempt_id=view.id, grades=[Grade(free.answer_id, 0)])
     assert assessments.start(db, actor=user, now=later).status == AttemptStatus.in_progress
+
+
+def test_what_grades_a_drawn_question_cannot_change(db: Session) -> None:
+    _bank, rows = make_bank(db)
+    operator = make_user(db, Role.operator)
+    user, _ = assessment_candidate(db)
+    view = assessments.start(db, actor=user, now=T0)
+    free = next(
+        r for r in rows if r.kind == QuestionKind.free_text and r.id in view.attempt.question_ids
+    )
+    for changes in (
+        {"kind": QuestionKind.choice, "choices": ["a", "b"], "answer": 0},
+        {"points": free.points + 1},
+    ):
+        with pytest.raises(Conflict) as info:
+            question_banks.update_question(db, actor=operator, question_id=free.id, changes=changes)
+        assert "deactivate it and add a new one" in info.value.message
+    assert free.kind == QuestionKind.free_text
+    # A typo in the text or the explanation may be corrected, and it may be deactivated.
+    question_banks.update_question(
+        db,
+        actor=operator,
+        question_id=free.id,
+        changes={"text": free.text + " (fixed)", "explanation": "Better.", "active": False},
+    )
+    assert free.explanation == "Better." and free.active is False
+    _answer_all_right(db, user, view)
+    done = assessments.submit(db, actor=user, now=T0 + dt.timedelta(minutes=1))
+    assert done.waiting_for_grading  # still gradeable by hand
+
+
+def test_install_leaves_a_drawn_question_as_it_is(db: Session) -> None:
+    question_banks.install(db)
+    bank = db.scalar(select(AssessmentBank).where(AssessmentBank.domain == "software"))
+    assert bank is not None
+    q = db.scalars(select(AssessmentQuestion).where(AssessmentQuestion.bank_id == bank.id)).first()
+    assert q is not None
+    _user, candidate = assessment_candidate(db, domain="software")
+    db.add(
+        AssessmentAttempt(
+            candidate_id=candidate.id,
+            bank_id=bank.id,
+            question_ids=[q.id],
+            status=AttemptStatus.in_progress,
+            started_at=T0,
+            deadline_at=T0 + dt.timedelta(hours=1),
+            max_score=q.points,
+        )
+    )
+    q.points = 7
+    db.flush()
+    again = question_banks.install(db)
+    assert again.questions_updated == 0 and q.points == 7
