@@ -520,6 +520,16 @@ def test_cli_invite_addresses_and_csv(cli_db: Any) -> None:
     latin.write_bytes("email\nj\xf6rg@example.org\n".encode("latin-1"))
     bad = runner.invoke(app, ["experts", "invite", "--csv", str(latin)])
     assert bad.exit_code == 1 and "UTF-8" in bad.output and "Traceback" not in bad.output
+    # Broken past the first read: the rows done are kept, listed, and the error told.
+    midway = tmp / "midway.csv"
+    midway.write_bytes(b"email\nmidcli@example.org\n" + b"\n" * 20_000 + b"x\xff@example.org\n")
+    half = runner.invoke(app, ["experts", "invite", "--csv", str(midway), "--json"])
+    assert half.exit_code == 1 and "Traceback" not in half.output
+    report = json.loads(half.stdout)
+    assert "UTF-8" in report["error"] and report["counts"]["invited"] == 1
+    with factory() as session:
+        kept = session.scalar(select(Candidate).where(Candidate.email == "midcli@example.org"))
+    assert kept is not None
 
 
 def test_profile_page_refuses_huge_or_odd_numbers_without_crashing(
@@ -554,3 +564,26 @@ def test_rate_form_values_are_exact() -> None:
     assert pages._values(data)["rate"] == "1000000000000000000.01"
     assert pages._version("²") is None and pages._version("9" * 5000) is None
     assert pages._version(" 3 ") == 3
+
+
+def test_csv_upload_broken_midway_keeps_the_rows_done(
+    world: World, login_as: Any, db: Session, settings: Settings
+) -> None:
+    """Bad UTF-8 past the first read: 422 with the rows done listed, kept and their links live."""
+    op = login_as(world.operator)
+    body = (
+        b"email,name\nmid1@example.org,Mid One\n" + b"\n" * 20_000 + b"mid2@example.org,\xff\xfe\n"
+    )
+    r = op.post(
+        "/api/v1/candidates/invitations/csv", files={"file": ("people.csv", body, "text/csv")}
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert "UTF-8" in error["message"] and error["details"]["field"] == "file"
+    assert [(x["row"], x["outcome"]) for x in error["details"]["results"]] == [(2, "invited")]
+    assert error["details"]["counts"]["invited"] == 1
+    db.expire_all()
+    assert db.scalar(select(Candidate).where(Candidate.email == "mid1@example.org")) is not None
+    [mail] = mails_to(settings, "mid1@example.org")
+    token = link_in(mail).rsplit("/join/", 1)[1]
+    assert op.get(f"/api/v1/invitations/{token}").status_code == 200

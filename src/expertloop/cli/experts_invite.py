@@ -72,7 +72,11 @@ def invite_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     operator: str = typer.Option("", help="Operator to act as (default: the first one)."),
 ) -> None:
-    """Invite prospective experts; each gets a single-use link by mail. Exit 1 if a row failed."""
+    """Invite prospective experts; each gets a single-use link by mail. Exit 1 if a row failed.
+
+    A CSV that stops being readable midway (not UTF-8 further on) keeps the rows done before,
+    prints them and the error, and exits 1.
+    """
     emails = emails or []
     if bool(emails) == bool(csv_file):
         raise fail("Give addresses or --csv FILE (one of the two).")
@@ -82,6 +86,7 @@ def invite_cmd(
     mailer = mailer_from_settings(cfg)
     summary = InviteSummary()
     results: list[dict[str, object]] = []
+    error = ""
     with db_session(cfg) as session:
         actor = _operator(session, operator)
         progress = Progress(
@@ -121,33 +126,43 @@ def invite_cmd(
                     stream = invitations.invite_many(
                         session, actor=actor, rows=rows, settings=cfg, mailer=mailer
                     )
-            for result in stream:
-                if csv_file is None:
-                    progress.advance(task)
-                summary.add(result)
-                if as_json:
-                    item: dict[str, object] = {
-                        "row": result.row,
-                        "email": result.email,
-                        "outcome": result.outcome.value,
-                        "message": result.message,
-                        "candidate_id": result.candidate_id,
-                        "mailed": result.mailed,
-                    }
-                    if show_links:
-                        item["link"] = result.link
-                    results.append(item)
-                else:
-                    _print(result, show_links)
+            try:
+                for result in stream:
+                    if csv_file is None:
+                        progress.advance(task)
+                    summary.add(result)
+                    if as_json:
+                        item: dict[str, object] = {
+                            "row": result.row,
+                            "email": result.email,
+                            "outcome": result.outcome.value,
+                            "message": result.message,
+                            "candidate_id": result.candidate_id,
+                            "mailed": result.mailed,
+                        }
+                        if show_links:
+                            item["link"] = result.link
+                        results.append(item)
+                    else:
+                        _print(result, show_links)
+            except ValidationFailed as exc:
+                # The file stopped being readable midway: the rows done are kept (committed
+                # below, their mails carry working links), reported, and the error said.
+                error = exc.message
     counts = {k: n for k, n in summary.counts.items() if n}
     if as_json:
-        typer.echo(json.dumps({"results": results, "counts": summary.counts}, indent=2))
+        out: dict[str, object] = {"results": results, "counts": summary.counts}
+        if error:
+            out["error"] = error
+        typer.echo(json.dumps(out, indent=2))
     else:
         words = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()) or "nothing"
         console.print(f"Done: {words}.")
         if not show_links and any(k in counts for k in ("invited", "reinvited")):
             console.print("[dim]The links went out by mail (--show-links prints them).[/]")
-    if summary.failed:
+    if error:
+        err_console.print(Text(f"Stopped: {error} The rows above were done and kept."))
+    if summary.failed or error:
         raise typer.Exit(1)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import IO, Annotated
 
 from fastapi import APIRouter, File, HTTPException, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from expertloop.accounts import sessions
 from expertloop.accounts.models import User
@@ -201,7 +202,15 @@ def invite(
 @router.post(
     "/candidates/invitations/csv",
     response_model=InviteBatchOut,
-    responses={413: {"model": ErrorOut, "description": "The file is larger than 5 MB"}},
+    responses={
+        413: {"model": ErrorOut, "description": "The file is larger than 5 MB"},
+        422: {
+            "model": ErrorOut,
+            "description": "The file cannot be read (no email column, not UTF-8, over 5 MB); "
+            "when it stops midway, the rows done before are kept and listed in "
+            "``details.results`` with ``details.counts``",
+        },
+    },
 )
 def invite_csv(
     file: Annotated[UploadFile, File(description="CSV with a header: email,name,domain")],
@@ -209,19 +218,41 @@ def invite_csv(
     db: DB,
     settings: AppSettings,
     ip: IP,
-) -> InviteBatchOut:
+) -> InviteBatchOut | JSONResponse:
     """Invite every row of a CSV file (multipart field ``file``), read line by line.
 
     Bad rows come back ``failed`` with their row number (the header is row 1); the others are
-    invited all the same.
+    invited all the same. A file that stops being readable midway answers 422, keeping (and
+    listing in ``details.results``) the rows invited before: their mails are out, their links
+    work.
     """
     _operator(user)
     check_upload_size(file)
-    results = invitations.invite_csv(
-        db, actor=user, lines=csv_lines(file.file), settings=settings,
-        mailer=mailer_from_settings(settings), ip=ip,
-    )  # fmt: skip
-    return batch_out(list(results))
+    results: list[InviteResult] = []
+    try:
+        for result in invitations.invite_csv(
+            db, actor=user, lines=csv_lines(file.file), settings=settings,
+            mailer=mailer_from_settings(settings), ip=ip,
+        ):  # fmt: skip
+            results.append(result)
+    except ValidationFailed as exc:
+        done = batch_out(results)
+        # Answered, not raised: the request's transaction commits the rows done.
+        return JSONResponse(
+            {
+                "error": {
+                    "code": exc.code,
+                    "message": exc.message,
+                    "details": {
+                        **(exc.details or {}),
+                        "results": [r.model_dump(mode="json") for r in done.results],
+                        "counts": done.counts,
+                    },
+                }
+            },
+            status_code=422,
+        )
+    return batch_out(results)
 
 
 @router.get("/candidates/{candidate_id}/invitations", response_model=list[InvitationOut])
