@@ -9,9 +9,11 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from expertloop.errors import ValidationFailed
 from expertloop.experts.models import (
     AssessmentAnswer,
     AssessmentAttempt,
@@ -20,6 +22,7 @@ from expertloop.experts.models import (
     AttemptStatus,
 )
 from expertloop.types import utcnow
+from expertloop.web.pages import experts_assessments as pages
 from tests.factories import World
 from tests.isolation_assessments import QUESTIONS, assessment_candidate, make_bank
 
@@ -399,3 +402,40 @@ def test_a_failed_attempt_reveals_no_key_or_explanation(
     # The operator sees the key.
     attempts = op.get(f"/api/v1/candidates/{candidate.id}/assessments").json()
     assert {i["explanation"] for i in attempts[0]["items"]} == set(SECRETS)
+
+
+def test_numbers_with_thousands_separators_and_unicode_digits_are_refused_cleanly() -> None:
+    assert pages._number("22,86") == 22.86 and pages._number(" 22.9 ") == 22.9
+    assert pages._number("-0,5") == -0.5 and pages._number("") is None
+    for raw in ("1,000", "1,000.5", "1.000,5", "1,000,000", "12,345"):
+        with pytest.raises(ValidationFailed) as info:
+            pages._number(raw)
+        assert "without thousands separators" in info.value.message, raw
+    for raw in ("²", "1_000", "about twenty"):
+        with pytest.raises(ValidationFailed) as info:
+            pages._number(raw)
+        assert "Write a number" in info.value.message, raw
+    with pytest.raises(ValidationFailed):
+        pages._grades_from_form({"points_1": "²"})
+    assert pages._grades_from_form({"points_²": "1"}) == []
+    for answer, points in (("²", "1"), ("1", "²")):
+        with pytest.raises(ValidationFailed):
+            pages._draft_from_form("choice", "Which?", "a\nb", answer, "", points, "")
+
+
+def test_the_answer_form_refuses_1_000_and_survives_unicode_digits(
+    login_as, db: Session, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    _bank, rows = make_bank(db)
+    user, _ = assessment_candidate(db)
+    db.commit()
+    me = login_as(user)
+    me.post("/assessments/start", data={"csrf_token": me.csrf})
+    numeric = next(q for q in rows if q.kind.value == "numeric")
+    choice = next(q for q in rows if q.kind.value == "choice")
+    bad = me.post(
+        f"/assessments/answers/{numeric.id}", data={"csrf_token": me.csrf, "number": "1,000"}
+    )
+    assert bad.status_code == 422 and "without thousands separators" in bad.text
+    odd = me.post(f"/assessments/answers/{choice.id}", data={"csrf_token": me.csrf, "choice": "²"})
+    assert odd.status_code == 200

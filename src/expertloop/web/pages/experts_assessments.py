@@ -59,14 +59,32 @@ def assessment_start(request: Request, user: CurrentUser, db: DB, ip: IP) -> Res
     return RedirectResponse("/assessments", status_code=303)
 
 
-def _number(raw: str) -> float | None:
-    raw = raw.strip().replace(",", ".") if raw.count(",") == 1 and "." not in raw else raw.strip()
+def _whole(raw: str) -> bool:
+    """Tell whether ``raw`` is a whole number in ASCII digits (``"²".isdigit()`` is true)."""
+    raw = raw.strip()
+    return raw.isascii() and raw.isdigit()
+
+
+THOUSANDS = "Write the number without thousands separators (e.g. 1000 or 22.9)."
+
+
+def _number(raw: str, field: str = "number") -> float | None:
+    """Read a number; one decimal comma (22,86) is accepted, a thousands separator is refused as
+    ambiguous: a comma with a dot, more than one comma, or a comma before exactly three digits."""
+    raw = raw.strip()
     if not raw:
         return None
+    if "," in raw:
+        after = raw.rsplit(",", 1)[1]
+        if "." in raw or raw.count(",") > 1 or (len(after) == 3 and _whole(after)):
+            raise ValidationFailed(THOUSANDS, details={"field": field})
+        raw = raw.replace(",", ".")
     try:
+        if "_" in raw:  # float() reads 1_000
+            raise ValueError(raw)
         return float(raw)
     except ValueError:
-        raise ValidationFailed("Write a number (e.g. 22.9).", details={"field": "number"}) from None
+        raise ValidationFailed("Write a number (e.g. 22.9).", details={"field": field}) from None
 
 
 @router.post("/assessments/answers/{question_id}")
@@ -89,7 +107,7 @@ def assessment_answer(
                     db,
                     actor=user,
                     question_id=question_id,
-                    choice=int(choice) if choice.strip().isdigit() else None,
+                    choice=int(choice) if _whole(choice) else None,
                     number=_number(number),
                     text=text,
                     ip=ip,
@@ -155,9 +173,9 @@ def _grades_from_form(form: dict[str, str]) -> list[assessments.Grade]:
         if not key.startswith("points_") or not raw.strip():
             continue
         suffix = key.removeprefix("points_")
-        if not suffix.isdigit():
+        if not _whole(suffix):
             continue
-        if not raw.strip().isdigit():
+        if not _whole(raw):
             raise ValidationFailed("Give whole points (0 or more).", details={"field": key})
         answer_id = int(suffix)
         grades.append(
@@ -276,15 +294,15 @@ def _draft_from_form(
     value: float | None = None
     if q_kind == QuestionKind.choice:
         # The form numbers choices from 1, as the candidate sees them.
-        if not answer.strip().isdigit():
+        if not _whole(answer):
             raise ValidationFailed(
                 "Give the number of the correct choice.", details={"field": "answer"}
             )
         value = float(int(answer) - 1)
     elif q_kind == QuestionKind.numeric:
-        value = _number(answer)
-    tol = _number(tolerance) if tolerance.strip() else 0.0
-    if not points.strip().isdigit():
+        value = _number(answer, "answer")
+    tol = _number(tolerance, "tolerance") if tolerance.strip() else 0.0
+    if not _whole(points):
         raise ValidationFailed("Points must be a whole number.", details={"field": "points"})
     return QuestionDraft(
         kind=q_kind,

@@ -55,10 +55,21 @@
         return { choice: picked ? Number(picked.value) : null };
       }
       if (kind === "numeric") {
-        const raw = item.querySelector("input[name=number]").value.trim().replace(",", ".");
+        // The server's rule: one decimal comma (22,86) is read as a dot; a thousands separator
+        // (a comma with a dot, two commas, a comma before exactly three digits) is refused.
+        let raw = item.querySelector("input[name=number]").value.trim();
         if (raw === "") return { number: null };
+        if (raw.includes(",")) {
+          const after = raw.slice(raw.lastIndexOf(",") + 1);
+          if (raw.includes(".") || raw.indexOf(",") !== raw.lastIndexOf(",") || /^[0-9]{3}$/.test(after)) {
+            return { error: "Write the number without thousands separators (e.g. 1000 or 22.9)." };
+          }
+          raw = raw.replace(",", ".");
+        }
         const value = Number(raw);
-        if (!Number.isFinite(value)) return null;
+        if (!/^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(raw) || !Number.isFinite(value)) {
+          return { error: "Write a number, e.g. 22.9" };
+        }
         return { number: value };
       }
       return { text: item.querySelector("textarea").value };
@@ -68,8 +79,8 @@
       if (over) return;
       const state = item.querySelector("[data-save-state]");
       const payload = body(item);
-      if (payload === null) {
-        state.textContent = "Write a number, e.g. 22.9";
+      if (payload.error) {
+        state.textContent = payload.error;
         state.className = "save-state error";
         return;
       }
