@@ -7,8 +7,10 @@ experts whose headline, domains or credentials match first, then those found in 
 interview, each tier ranked within a pool of the first ``text_search.POOL`` matches, then any
 further match by user id. Results are paged by keyset on (score, user id): an opaque cursor
 carries the last row's pair and a fingerprint of the query, so each match comes exactly once
-however deep one pages. Without free text every score is equal and the order is the order experts
-joined.
+however deep one pages while the index does not change between pages: the pools are recomputed
+for each page (on PostgreSQL the first matches in the table's physical order), so a profile saved
+between two pages can move an expert in or out of a ranked pool and repeat or skip them. Without
+free text every score is equal and the order is the order experts joined.
 
 Each result says why it matched: the filter values it met, which fields the text was found in,
 and a highlighted snippet (segments, never markup, so a page escapes all of it). Operators only;
