@@ -376,6 +376,11 @@ def test_referrals(world: World, login_as: Any, db: Session, settings: Settings)
     assert [(x["email"], x["state"]) for x in mine["items"]] == [
         ("peer.api@example.org", "invited")
     ]
+    candidate.state = S.rejected
+    db.commit()
+    closed = expert.get("/api/v1/me/referrals").json()["items"]
+    assert [(x["state"], x["label"]) for x in closed] == [("closed", "closed")]
+    assert "rejected" not in expert.get("/refer").text
     bad = expert.post("/api/v1/me/referrals", json={"email": "nope"})
     assert bad.status_code == 422
     # Known addresses (an account, a candidate) look alike: one outcome, one message.

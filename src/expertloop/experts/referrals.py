@@ -6,7 +6,8 @@ the expert: the referral bonus (payments) reads it. Only approved experts and re
 each may have at most ``MAX_PENDING`` referrals still waiting to accept. An address already known
 (invited, in the pipeline or with an account) is not taken over: its referrer stays who it was.
 
-What the referrer sees of their referrals is the address they typed and the state, nothing else.
+What the referrer sees of their referrals is the address they typed and a coarse state
+(invited, applied, approved, closed: ``REFERRAL_STATES``), nothing else.
 """
 
 from __future__ import annotations
@@ -127,25 +128,54 @@ def refer(
     return ReferralResult(email=result.email, outcome="known", message=KNOWN_MESSAGE)
 
 
+ReferralState = Literal["invited", "applied", "approved", "closed"]
+
+# What a referrer sees of where their referral stands: coarse on purpose (whether a peer was
+# rejected, or is in an assessment or interview, is between them and the operators).
+REFERRAL_STATES: dict[VettingState, ReferralState] = {
+    VettingState.invited: "invited",
+    VettingState.applied: "applied",
+    VettingState.assessment: "applied",
+    VettingState.interview: "applied",
+    VettingState.work_sample: "applied",
+    VettingState.approved: "approved",
+    VettingState.rejected: "closed",
+    VettingState.withdrawn: "closed",
+    VettingState.paused: "closed",
+}
+REFERRAL_LABELS: dict[ReferralState, str] = {
+    "invited": "invited",
+    "applied": "applied, in vetting",
+    "approved": "approved",
+    "closed": "closed",
+}
+
+
 @dataclass(frozen=True)
 class ReferralView:
-    """One of the caller's referrals: the address they typed and where the person stands."""
+    """One of the caller's referrals: the address they typed and, coarsely, where they stand."""
 
     email: str
-    state: VettingState
+    state: ReferralState
     label: str
     invited_at: dt.datetime
 
 
 def my_referrals(session: Session, *, actor: User, limit: int = 200) -> list[ReferralView]:
-    """Return the caller's referrals, newest first (anyone may ask; most have none)."""
+    """Return the caller's referrals, newest first (anyone may ask; most have none).
+
+    The state is coarse (``REFERRAL_STATES``): invited, applied (in vetting), approved, closed.
+    """
     rows = session.execute(
         select(Candidate.email, Candidate.state, Candidate.created_at)
         .where(Candidate.referrer_user_id == actor.id)
         .order_by(Candidate.created_at.desc(), Candidate.id.desc())
         .limit(max(1, min(limit, 1000)))
     ).all()
-    return [
-        ReferralView(email=e, state=s, label=s.value.replace("_", " "), invited_at=at)
-        for e, s, at in rows
-    ]
+    views = []
+    for e, s, at in rows:
+        state = REFERRAL_STATES.get(s, "closed")
+        views.append(
+            ReferralView(email=e, state=state, label=REFERRAL_LABELS[state], invited_at=at)
+        )
+    return views

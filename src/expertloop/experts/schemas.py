@@ -906,12 +906,12 @@ class ReferralResultOut(BaseModel):
 
 
 class ReferralOut(BaseModel):
-    """One of your referrals: the address you typed and where the person stands."""
+    """One of your referrals: the address you typed and, coarsely, where the person stands."""
 
     model_config = ConfigDict(from_attributes=True)
 
     email: str
-    state: str
+    state: Literal["invited", "applied", "approved", "closed"]
     label: str
     invited_at: dt.datetime
 

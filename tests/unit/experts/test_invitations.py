@@ -505,6 +505,23 @@ def test_an_approved_expert_refers_a_peer(db: Session, settings: Settings, outbo
     db.refresh(candidate)
     assert candidate.referrer_user_id == expert.id
     assert referrals.my_referrals(db, actor=other) == []
+    # The referrer sees coarse states only: never assessment, interview, rejected and the like.
+    peer = db.get(Candidate, candidate.id)
+    assert peer is not None
+    for detailed, coarse in [
+        (S.assessment, "applied"),
+        (S.interview, "applied"),
+        (S.work_sample, "applied"),
+        (S.approved, "approved"),
+        (S.rejected, "closed"),
+        (S.withdrawn, "closed"),
+        (S.paused, "closed"),
+    ]:
+        peer.state = detailed
+        db.flush()
+        [view] = referrals.my_referrals(db, actor=expert)
+        assert (view.state, view.label) == (coarse, referrals.REFERRAL_LABELS[coarse])
+        assert detailed.value not in (view.state, view.label) or detailed == S.approved
 
 
 def test_a_referrer_learns_nothing_about_a_known_address_and_cannot_revive_its_link(
