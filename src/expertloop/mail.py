@@ -6,13 +6,15 @@ mail server exists) and ``SmtpMailer`` sends it through ``smtp_host`` (STARTTLS,
 username is set). Messages carry a ``Message-ID``; the file mailer names its files after it and
 does not write the same message twice, so a retried send is a no-op.
 
-Mail bodies may hold one-time links: nothing here logs a body, and the SMTP password is never
-logged or put into an error message.
+Mail bodies may hold one-time links: nothing here logs a body, the SMTP password is never
+logged or put into an error message, and the file mailer's files are readable by their owner
+only (0600); using the file backend outside development, demo or test logs a warning.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import smtplib
 import ssl
@@ -26,6 +28,7 @@ from expertloop.settings import Settings
 
 log = logging.getLogger("expertloop.mail")
 
+_WARNED: set[Path] = set()  # mail folders warned about (once a process each)
 _SAFE_FILE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -52,16 +55,21 @@ class Mailer(Protocol):
         ...
 
 
+def _one_line(value: str) -> str:
+    """Collapse whitespace (newlines included) to single spaces: a header is one line."""
+    return " ".join(value.split())
+
+
 def build(message: Message, *, sender: str) -> EmailMessage:
     """Return the RFC 5322 message for ``message`` sent by ``sender``."""
     mail = EmailMessage()
     mail["From"] = sender
-    mail["To"] = message.to
-    mail["Subject"] = message.subject
+    mail["To"] = _one_line(message.to)
+    mail["Subject"] = _one_line(message.subject)
     mail["Date"] = formatdate(localtime=False, usegmt=True)
     mail["Message-ID"] = message.message_id or make_msgid(domain="expertloop.local")
     if message.reply_to:
-        mail["Reply-To"] = message.reply_to
+        mail["Reply-To"] = _one_line(message.reply_to)
     mail.set_content(message.text)
     return mail
 
@@ -83,10 +91,13 @@ class FileMailer:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / _file_name(str(mail["Message-ID"]))
         try:
-            with path.open("xb") as out:  # "x": a second send of the same message is refused
-                out.write(mail.as_bytes())
+            # O_EXCL: a second send of the same message is refused; 0600: the files hold live
+            # one-time links, so only the service's own user reads them.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return False
+        with os.fdopen(fd, "wb") as out:
+            out.write(mail.as_bytes())
         log.info("mail written to %s", path.name)
         return True
 
@@ -159,4 +170,13 @@ def mailer_from_settings(settings: Settings) -> Mailer:
             password=password,
             starttls=settings.smtp_starttls,
         )
-    return FileMailer(mail_dir(settings), sender=settings.mail_from)
+    directory = mail_dir(settings)
+    if not settings.is_dev_like and directory not in _WARNED:
+        _WARNED.add(directory)
+        log.warning(
+            "mail_backend is 'file' in env %s: mail is not sent, only written to %s, and those "
+            "files hold live invitation and sign-in links; use mail_backend=smtp",
+            settings.env,
+            directory,
+        )
+    return FileMailer(directory, sender=settings.mail_from)

@@ -208,3 +208,26 @@ def test_file_backend_is_the_default_under_data_dir(tmp_path: Path) -> None:
     mailer = mailer_from_settings(settings)
     assert isinstance(mailer, FileMailer)
     assert mailer.directory == mail_dir(settings) == tmp_path / "mail"
+
+
+def test_file_mailer_files_are_private_and_headers_one_line(tmp_path: Path) -> None:
+    """.eml files hold live links: mode 0600; a newline in a subject cannot break the header."""
+    mailer = FileMailer(tmp_path / "mail", sender=SENDER)
+    message = Message(to="a@example.org", subject="Ada\nBcc: x@evil.example", text="T")
+    assert mailer.send(message)
+    [path] = list((tmp_path / "mail").glob("*.eml"))
+    assert path.stat().st_mode & 0o777 == 0o600
+    parsed = _parse(path)
+    assert parsed["Subject"] == "Ada Bcc: x@evil.example" and parsed["Bcc"] is None
+
+
+def test_file_backend_outside_dev_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="expertloop.mail"):
+        mailer_from_settings(Settings(data_dir=tmp_path, env="test"))
+        assert not caplog.records
+        prod = Settings(data_dir=tmp_path / "prod", env="production", secret_key="s" * 40)
+        mailer_from_settings(prod)
+        mailer_from_settings(prod)
+    assert len(caplog.records) == 1 and "live invitation" in caplog.records[0].getMessage()
