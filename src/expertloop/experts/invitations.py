@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
+import logging
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ from expertloop.mail import Mailer, MailError, Message, mailer_from_settings
 from expertloop.settings import Settings
 from expertloop.text import find_forbidden
 from expertloop.types import utcnow
+
+log = logging.getLogger("expertloop.experts.invitations")
 
 S = VettingState
 MAX_NAME = 200
@@ -161,7 +164,7 @@ def _mail(
     invitation: Invitation,
     link: str,
 ) -> Message:
-    who = inviter.name if inviter is not None else "The ExpertLoop team"
+    who = " ".join(inviter.name.split()) if inviter is not None else "The ExpertLoop team"
     domain = ""
     if candidate.domain:
         known = taxonomy.domains(settings.expert_taxonomy_file).get(candidate.domain)
@@ -224,8 +227,13 @@ def _issue(
         )
         (mailer or mailer_from_settings(settings)).send(message)
         mailed = True
-    except (MailError, OSError) as exc:
-        error = str(exc) if isinstance(exc, MailError) else f"Could not write the mail: {exc}."
+    except MailError as exc:
+        error = str(exc)
+    except (OSError, ValueError) as exc:  # the mail folder, or a header the mail cannot carry
+        log.warning(
+            "invitation %s: could not hand the mail over: %s", invitation.id, exc, exc_info=True
+        )
+        error = "The mail could not be written; the server log has the details."
     emit(
         events.InvitationCreated(
             actor_user_id=actor.id if actor else None,

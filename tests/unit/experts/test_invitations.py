@@ -472,6 +472,31 @@ def test_the_mail_file_is_written_once(
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
 
 
+def test_a_mail_problem_is_told_without_paths_and_a_newline_name_is_mailed(
+    db: Session, operator: User, settings: Settings, tmp_path: Path
+) -> None:
+    class Broken:
+        def send(self, message: Message) -> bool:
+            raise PermissionError(13, "Permission denied", "/srv/secret/mail/x.eml")
+
+    failed = invitations.invite(
+        db, actor=operator, email="nomail@example.org", settings=settings, mailer=Broken()
+    )
+    assert failed.outcome == Outcome.invited and not failed.mailed
+    assert "/srv" not in failed.message and "/srv" not in failed.mail_error
+    assert "could not be written" in failed.mail_error
+    expert = make_user(db, Role.expert)
+    expert.name = "Ada\nLovelace"  # a referral's subject names the referrer
+    db.flush()
+    mailer = FileMailer(tmp_path / "mail", sender=settings.mail_from)
+    sent = referrals.refer(
+        db, actor=expert, email="newline@example.org", settings=settings, mailer=mailer
+    )
+    assert sent.outcome == "sent" and sent.mailed
+    [path] = list((tmp_path / "mail").glob("*.eml"))
+    assert "Subject: Ada Lovelace invites you" in path.read_text()
+
+
 # --- Referrals ---------------------------------------------------------------------------------
 
 
