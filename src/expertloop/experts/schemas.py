@@ -549,8 +549,9 @@ class InstallOut(BaseModel):
 
 
 class AssessmentItemOut(BaseModel):
-    """A drawn question and the candidate's answer. The key fields (``correct_*``,
-    ``explanation``, ``awarded``, ``grader_note``) stay null for the candidate until graded."""
+    """A drawn question and the candidate's answer. For the candidate, ``awarded`` and
+    ``grader_note`` stay null until graded; the key (``correct_*``, ``tolerance``,
+    ``explanation``) only comes with an attempt that passed."""
 
     number: int
     question_id: int
