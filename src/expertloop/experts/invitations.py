@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from expertloop.accounts import passwords
@@ -265,6 +266,10 @@ def _live(session: Session, candidate_id: int) -> list[Invitation]:
     )
 
 
+def _candidate_by_email(session: Session, address: str) -> Candidate | None:
+    return session.scalar(select(Candidate).where(Candidate.email == address))
+
+
 def invite(
     session: Session,
     *,
@@ -303,7 +308,7 @@ def invite(
     except ValidationFailed as exc:
         return InviteResult(email=raw, outcome=Outcome.failed, message=exc.message)
 
-    candidate = session.scalar(select(Candidate).where(Candidate.email == address))
+    candidate = _candidate_by_email(session, address)
     if candidate is None:
         if session.scalar(select(User.id).where(func.lower(User.email) == address)):
             return InviteResult(
@@ -323,8 +328,20 @@ def invite(
             invited_by_id=actor.id if actor else None,
             referrer_user_id=referrer.id if referrer else None,
         )
-        session.add(candidate)
-        session.flush()
+        try:
+            with session.begin_nested():  # another request may insert the address meanwhile
+                session.add(candidate)
+                session.flush()
+        except IntegrityError:
+            raced = _candidate_by_email(session, address)
+            if raced is None:
+                raise
+            return InviteResult(
+                email=address,
+                outcome=Outcome.already_invited,
+                message="Already invited (just now, by another request); nothing was sent.",
+                candidate_id=raced.id,
+            )
         reason = "Referred by an expert" if kind == InvitationKind.referral else "Invited"
         pipeline.enter(session=session, actor=actor, candidate=candidate, reason=reason, ip=ip)
         outcome, message = Outcome.invited, "Invited."

@@ -497,6 +497,40 @@ def test_a_mail_problem_is_told_without_paths_and_a_newline_name_is_mailed(
     assert "Subject: Ada Lovelace invites you" in path.read_text()
 
 
+def test_an_address_inserted_meanwhile_is_already_invited_not_an_error(
+    db: Session, operator: User, settings: Settings, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race on the unique address: the lookup saw none, the insert hits the other's row."""
+    first = invitations.invite(
+        db, actor=operator, email="race@example.org", settings=settings, mailer=outbox
+    )
+    real = invitations._candidate_by_email
+    calls: list[str] = []
+
+    def stale_first(session: Session, address: str) -> Candidate | None:
+        calls.append(address)
+        return None if len(calls) == 1 else real(session, address)
+
+    monkeypatch.setattr(invitations, "_candidate_by_email", stale_first)
+    raced = invitations.invite(
+        db, actor=operator, email="race@example.org", settings=settings, mailer=outbox, resend=True
+    )
+    assert raced.outcome == Outcome.already_invited and raced.candidate_id == first.candidate_id
+    assert len(outbox.sent) == 1 and len(calls) == 2
+    calls.clear()
+    [row] = invitations.invite_many(
+        db, actor=operator, rows=[InviteRow(email="race@example.org")], settings=settings,
+        mailer=outbox,
+    )  # fmt: skip
+    assert row.outcome == Outcome.already_invited
+    # The session is still usable: the next address is invited.
+    monkeypatch.setattr(invitations, "_candidate_by_email", real)
+    after = invitations.invite(
+        db, actor=operator, email="after@example.org", settings=settings, mailer=outbox
+    )
+    assert after.outcome == Outcome.invited
+
+
 # --- Referrals ---------------------------------------------------------------------------------
 
 
