@@ -14,8 +14,6 @@ is slow on 2 cores).
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import re
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from expertloop.cli.demo_work import PROJECT_NAME
 from expertloop.experts import interview_guides
 from expertloop.settings import Settings
 from tests.e2e.conftest import module_server, page_at
+from tests.e2e.test_experts_outreach import _link_from_mail
 from tests.e2e.test_login_roles import first_login, log_in
 
 pytestmark = pytest.mark.browser
@@ -59,18 +58,6 @@ def journey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 def jpage(browser, journey_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
     with page_at(browser, journey_server[0]) as page:
         yield page
-
-
-def _link_from_mail(data_dir: Path, address: str) -> str:
-    for path in (data_dir / "mail").glob("*.eml"):
-        parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if parsed["To"] == address:
-            body = parsed.get_body(preferencelist=("plain",))
-            assert body is not None
-            found = re.search(r"https?://\S+/join/[\w-]+", body.get_content())
-            assert found, body.get_content()
-            return found.group(0)
-    raise AssertionError(f"no mail to {address} in {data_dir / 'mail'}")
 
 
 def _decide(page: Page, to: str, reason: str) -> None:
